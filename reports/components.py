@@ -1,0 +1,292 @@
+"""Shared widgets, formatting and chart builders of the reporting app.
+
+Pages stay small: they ask ``reports.data`` for frames through ``load`` (which turns a missing
+warehouse or mart into a message instead of a traceback) and draw them with the builders here.
+Charts only encode columns the marts computed; nothing here derives a score or an amount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from reports import data
+
+T = TypeVar("T")
+
+# Display order and colours of the contract's quadrants (CONTRACT section 3).
+QUADRANTS = ["Champions", "Frustrated Power Users", "Relationship-Dependent", "Churn Risk"]
+QUADRANT_COLOURS = ["#2e7d32", "#f9a825", "#1565c0", "#c62828"]
+RENEWAL_WINDOWS = ["0-30", "31-60", "61-90", "91-180", "181+"]
+MOVEMENT_TYPES = ["new", "expansion", "reactivation", "flat", "contraction", "churn"]
+MOVEMENT_COLOURS = ["#2e7d32", "#66bb6a", "#26a69a", "#9e9e9e", "#ffa726", "#c62828"]
+
+MISSING_WAREHOUSE_TITLE = "No warehouse to report on"
+
+
+def load(function: Callable[..., T], *args: Any, what: str = "", **kwargs: Any) -> T | None:
+    """Calls a ``reports.data`` function; shows a message instead of failing.
+
+    A missing or unreadable warehouse stops the page (nothing else can be shown); a missing mart
+    shows a warning in place of the section and returns ``None`` so the rest of the page renders.
+    """
+    try:
+        return function(*args, **kwargs)
+    except data.WarehouseUnavailable as error:
+        st.error(f"**{MISSING_WAREHOUSE_TITLE}.** {error}")
+        st.stop()
+    except data.MartMissing as error:
+        label = f"{what}: " if what else ""
+        st.warning(
+            f"{label}this section needs a mart that is not published yet ({', '.join(error.tables)}). "
+            "Run `make run` to rebuild and publish the warehouse."
+        )
+    return None
+
+
+def page_header(title: str, question: str) -> None:
+    """Title plus the one question the page answers."""
+    st.title(title)
+    st.caption(question)
+
+
+def empty_note(frame: pd.DataFrame | None, message: str) -> bool:
+    """Shows ``message`` and returns True when ``frame`` is missing or empty."""
+    if frame is None:
+        return True
+    if frame.empty:
+        st.info(message)
+        return True
+    return False
+
+
+def money(value: Any) -> str:
+    """``$1,234,567`` (currency units, no cents); an em dash for nulls."""
+    if value is None or pd.isna(value):
+        return "—"
+    return f"${float(value):,.0f}"
+
+
+def percent(value: Any, digits: int = 1) -> str:
+    """``12.3%`` from a 0-1 ratio; an em dash for nulls."""
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{float(value) * 100:.{digits}f}%"
+
+
+def number(value: Any, digits: int = 0) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{float(value):,.{digits}f}"
+
+
+def sidebar_status() -> None:
+    """Which warehouse the app reads, when it was published, and a reload button."""
+    with st.sidebar:
+        try:
+            stamp = data.file_stamp()
+        except data.WarehouseUnavailable:
+            st.caption(f"Warehouse: `{data.warehouse_path()}` (missing)")
+            return
+        modified = pd.Timestamp(stamp.mtime_ns, unit="ns", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+        st.caption(f"Warehouse: `{stamp.path}`  \nPublished: {modified}")
+        if st.button("Reload data", help="Drop cached results and read the warehouse again"):
+            data.clear_cache()
+            st.rerun()
+
+
+# --------------------------------------------------------------------------------------------------
+# Charts (altair; each takes a mart frame and encodes its columns)
+# --------------------------------------------------------------------------------------------------
+
+
+def _quadrant_scale() -> alt.Scale:
+    return alt.Scale(domain=QUADRANTS, range=QUADRANT_COLOURS)
+
+
+def arr_by_band_chart(frame: pd.DataFrame) -> alt.Chart:
+    """ARR-weighted histogram: one bar per health band, height = ARR."""
+    order = frame["health_band"].tolist()
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("health_band:N", sort=order, title="Health band (lowest score first)"),
+            y=alt.Y("arr:Q", title="ARR"),
+            color=alt.Color(
+                "health_band:N", sort=order, legend=None, scale=alt.Scale(scheme="redyellowgreen")
+            ),
+            tooltip=["health_band", alt.Tooltip("arr:Q", format=",.0f"), "accounts"],
+        )
+    )
+
+
+def quadrant_trend_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Stacked area of ARR per quadrant over weeks."""
+    return (
+        alt.Chart(frame)
+        .mark_area()
+        .encode(
+            x=alt.X("week_start:T", title="Week"),
+            y=alt.Y("arr:Q", stack=True, title="ARR (today's value)"),
+            color=alt.Color("quadrant:N", scale=_quadrant_scale(), title="Quadrant"),
+            tooltip=["week_start:T", "quadrant", "accounts", alt.Tooltip("arr:Q", format=",.0f")],
+        )
+    )
+
+
+def quadrant_scatter(frame: pd.DataFrame) -> alt.LayerChart:
+    """Usage vs relationship score, one bubble per account sized by ARR, with the 50/50 cross."""
+    points = (
+        alt.Chart(frame)
+        .mark_circle(opacity=0.7)
+        .encode(
+            x=alt.X("usage_score:Q", scale=alt.Scale(domain=[0, 100]), title="Usage score"),
+            y=alt.Y("relationship_score:Q", scale=alt.Scale(domain=[0, 100]), title="Relationship score"),
+            size=alt.Size("arr:Q", title="ARR", scale=alt.Scale(range=[20, 800])),
+            color=alt.Color("quadrant:N", scale=_quadrant_scale(), title="Quadrant"),
+            tooltip=[
+                "account_id",
+                "account_name",
+                "segment",
+                "csm_owner",
+                alt.Tooltip("health_score:Q", format=".0f"),
+                alt.Tooltip("arr:Q", format=",.0f"),
+                "quadrant",
+            ],
+        )
+    )
+    rules = alt.Chart(pd.DataFrame({"value": [50]}))
+    return (
+        points
+        + rules.mark_rule(strokeDash=[4, 4]).encode(x="value:Q")
+        + rules.mark_rule(strokeDash=[4, 4]).encode(y="value:Q")
+    )
+
+
+def at_risk_chart(frame: pd.DataFrame) -> alt.Chart:
+    """At-risk ARR per renewal window, stacked by segment."""
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("renewal_window:N", sort=RENEWAL_WINDOWS, title="Days to renewal"),
+            y=alt.Y("at_risk_arr:Q", title="At-risk ARR"),
+            color=alt.Color("segment:N", title="Segment"),
+            tooltip=[
+                "renewal_window",
+                "segment",
+                "at_risk_accounts",
+                alt.Tooltip("at_risk_arr:Q", format=",.0f"),
+                alt.Tooltip("total_arr:Q", format=",.0f"),
+            ],
+        )
+    )
+
+
+def score_history_chart(frame: pd.DataFrame, columns: list[str], title: str) -> alt.Chart:
+    """Lines of several 0-100 score columns over days."""
+    long = frame.melt(id_vars=["date_day"], value_vars=columns, var_name="score", value_name="value")
+    return (
+        alt.Chart(long, title=title)
+        .mark_line()
+        .encode(
+            x=alt.X("date_day:T", title="Day"),
+            y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 100]), title="Score"),
+            color=alt.Color("score:N", sort=columns, title=None),
+            tooltip=["date_day:T", "score", alt.Tooltip("value:Q", format=".1f")],
+        )
+    )
+
+
+def quadrant_history_chart(frame: pd.DataFrame) -> alt.Chart:
+    """The account's quadrant on each day, as a coloured strip."""
+    return (
+        alt.Chart(frame, title="Quadrant history")
+        .mark_tick(thickness=3, size=30)
+        .encode(
+            x=alt.X("date_day:T", title="Day"),
+            y=alt.Y("quadrant:N", sort=QUADRANTS, title=None),
+            color=alt.Color("quadrant:N", scale=_quadrant_scale(), legend=None),
+            tooltip=["date_day:T", "quadrant"],
+        )
+    )
+
+
+def mrr_bridge_chart(frame: pd.DataFrame) -> alt.Chart:
+    """MRR change per month, stacked by movement type."""
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("yearmonth(month_start):O", title="Month"),
+            y=alt.Y("mrr_change:Q", title="MRR change"),
+            color=alt.Color(
+                "movement_type:N",
+                scale=alt.Scale(domain=MOVEMENT_TYPES, range=MOVEMENT_COLOURS),
+                title="Movement",
+            ),
+            tooltip=[
+                "month_start:T",
+                "movement_type",
+                "accounts",
+                alt.Tooltip("mrr_change:Q", format=",.0f"),
+            ],
+        )
+    )
+
+
+def retention_lines_chart(frame: pd.DataFrame) -> alt.Chart:
+    """NRR and GRR per month."""
+    long = frame.melt(id_vars=["month_start"], value_vars=["nrr", "grr"], var_name="rate", value_name="value")
+    return (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("month_start:T", title="Month"),
+            y=alt.Y("value:Q", axis=alt.Axis(format="%"), title="Retention"),
+            color=alt.Color("rate:N", title=None),
+            tooltip=["month_start:T", "rate", alt.Tooltip("value:Q", format=".1%")],
+        )
+    )
+
+
+def heatmap(frame: pd.DataFrame, x: str, y: str, value: str, x_title: str, y_title: str) -> alt.LayerChart:
+    """A labelled heatmap of a 0-1 rate."""
+    base = alt.Chart(frame).encode(
+        x=alt.X(f"{x}:O", title=x_title),
+        y=alt.Y(f"{y}:O", title=y_title),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="greens", domain=[0, 1]), title=None),
+        tooltip=[x, y, alt.Tooltip(f"{value}:Q", format=".1%")],
+    )
+    labels = base.mark_text(fontSize=10).encode(text=alt.Text(f"{value}:Q", format=".0%"))
+    return cells + labels
+
+
+def backtest_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Churn rate per health band (one scoring date per bar colour)."""
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "health_band:N", sort=alt.SortField("churn_rate", order="descending"), title="Health band"
+            ),
+            xOffset=alt.XOffset("scored_on:N"),
+            y=alt.Y("churn_rate:Q", axis=alt.Axis(format="%"), title="Churned within horizon"),
+            color=alt.Color("scored_on:N", title="Scored on"),
+            tooltip=[
+                "scored_on",
+                "health_band",
+                "accounts",
+                "churned_accounts",
+                alt.Tooltip("churn_rate:Q", format=".1%"),
+            ],
+        )
+    )

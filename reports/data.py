@@ -1,0 +1,740 @@
+"""The reporting app's one door to the warehouse.
+
+This is the only module of the app that imports ``duckdb``. It reads the *published* warehouse
+(``ACCOUNT_HEALTH_WAREHOUSE``, default ``warehouse/health.duckdb``) and nothing else, under these
+rules:
+
+* Read-only, short-lived connections: one per call, closed before returning. A cached connection
+  would pin the old database after a publish replaces the file with ``os.replace`` (see
+  ``../shared/STACK_NOTES.md``, "DuckDB locking"), and would block the next build's writer.
+* Results, not connections, are cached (``st.cache_data``), keyed by the file's identity
+  (path, inode, mtime, size): a publish changes the key, so the app shows the new data at once.
+* Every value that comes from a user goes through a ``?`` placeholder. SQL text is built only from
+  constants of this module (table and column names never come from input).
+* Only the ``marts`` schema is read, plus ``quality`` for the data-health page.
+* Nothing here computes a score or an amount of money: the marts did. The SQL below selects,
+  filters, orders and, for charts, sums mart columns within a group.
+
+Failures are turned into two exceptions the pages show as messages, never as tracebacks:
+``WarehouseUnavailable`` (no file, unreadable file, locked file) and ``MartMissing`` (the file is
+there but a table the page needs is not).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WAREHOUSE_ENV = "ACCOUNT_HEALTH_WAREHOUSE"
+DEFAULT_WAREHOUSE = Path("warehouse") / "health.duckdb"
+
+MARTS = "marts"
+QUALITY = "quality"
+READABLE_SCHEMAS = (MARTS, QUALITY)
+
+# How long a cached result may be reused even when the file did not change (seconds).
+CACHE_TTL_SECONDS = 600
+
+
+class WarehouseUnavailable(RuntimeError):
+    """The published warehouse file is missing, empty or cannot be opened read-only."""
+
+
+class MartMissing(RuntimeError):
+    """The warehouse is there but a table a page needs is not (yet) published."""
+
+    def __init__(self, tables: Sequence[str]):
+        self.tables = tuple(tables)
+        super().__init__("not in the published warehouse: " + ", ".join(self.tables))
+
+
+# --------------------------------------------------------------------------------------------------
+# Locating the warehouse and keying the cache
+# --------------------------------------------------------------------------------------------------
+
+
+def warehouse_path() -> Path:
+    """The published warehouse file, from ``ACCOUNT_HEALTH_WAREHOUSE`` (relative to the repo root)."""
+    configured = Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
+    return configured if configured.is_absolute() else REPO_ROOT / configured
+
+
+class FileStamp(NamedTuple):
+    """The identity of the warehouse file: changes whenever a publish replaces it."""
+
+    path: str
+    inode: int
+    mtime_ns: int
+    size: int
+
+
+def file_stamp() -> FileStamp:
+    """Stamp of the current warehouse file, or ``WarehouseUnavailable`` when there is none."""
+    path = warehouse_path()
+    try:
+        stat = path.stat()
+    except FileNotFoundError as error:
+        raise WarehouseUnavailable(
+            f"No published warehouse at {path}. Run `make run` (or `account-health run`) to build and "
+            f"publish one, or point {WAREHOUSE_ENV} at an existing file."
+        ) from error
+    if not path.is_file() or stat.st_size == 0:
+        raise WarehouseUnavailable(f"The warehouse file {path} is empty or not a file. Run `make run`.")
+    return FileStamp(str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _connect(stamp: FileStamp) -> duckdb.DuckDBPyConnection:
+    """A fresh read-only connection; retried briefly while a writer holds the file."""
+    last_error: Exception | None = None
+    for attempt in range(4):
+        try:
+            return duckdb.connect(stamp.path, read_only=True)
+        except duckdb.IOException as error:  # lock held by a writer, or not a DuckDB file
+            last_error = error
+            time.sleep(0.1 * (attempt + 1))
+        except duckdb.Error as error:
+            last_error = error
+            break
+    raise WarehouseUnavailable(f"Cannot open {stamp.path} read-only: {last_error}")
+
+
+def _existing_tables(connection: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """``schema.table`` names of the readable schemas present in the file."""
+    rows = connection.execute(
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_schema in (?, ?)",
+        list(READABLE_SCHEMAS),
+    ).fetchall()
+    return frozenset(row[0] for row in rows)
+
+
+class Query(NamedTuple):
+    """A constant SQL text, its ``?`` parameters, and the tables it reads (checked before running)."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+    tables: tuple[str, ...] = ()
+
+
+def _run_batch(stamp: FileStamp, queries: dict[str, Query], optional: bool) -> dict[str, pd.DataFrame | None]:
+    """Runs several queries on one read-only connection.
+
+    With ``optional`` a query whose tables are missing yields ``None``; otherwise ``MartMissing``.
+    """
+    for query in queries.values():
+        for table in query.tables:
+            if table.split(".", 1)[0] not in READABLE_SCHEMAS:
+                raise ValueError(f"the app reads only {READABLE_SCHEMAS}, not {table}")
+    connection = _connect(stamp)
+    try:
+        existing = _existing_tables(connection)
+        results: dict[str, pd.DataFrame | None] = {}
+        for name, query in queries.items():
+            missing = [table for table in query.tables if table not in existing]
+            if missing:
+                if optional:
+                    results[name] = None
+                    continue
+                raise MartMissing(missing)
+            results[name] = connection.execute(query.sql, list(query.params)).df()
+        return results
+    except duckdb.CatalogException as error:
+        # A column the page expects is not in the mart (a mart published with another shape).
+        raise MartMissing([str(error).splitlines()[0]]) from error
+    finally:
+        connection.close()
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=512)
+def _cached_batch(
+    stamp: FileStamp, queries: tuple[tuple[str, Query], ...], optional: bool
+) -> dict[str, pd.DataFrame | None]:
+    return _run_batch(stamp, dict(queries), optional)
+
+
+def _frames(queries: dict[str, Query], optional: bool = False) -> dict[str, pd.DataFrame | None]:
+    """Cached results of ``queries`` for the warehouse file as it is now."""
+    return _cached_batch(file_stamp(), tuple(queries.items()), optional)
+
+
+def _frame(query: Query) -> pd.DataFrame:
+    frame = _frames({"result": query})["result"]
+    assert frame is not None
+    return frame
+
+
+def _placeholders(values: Sequence[Any]) -> str:
+    """``?, ?, ?``: one placeholder per value, so list filters stay parameterised."""
+    return ", ".join("?" for _ in values)
+
+
+def _in_filter(column: str, values: Iterable[Any] | None) -> tuple[str, tuple[Any, ...]]:
+    """``and <column> in (?, ...)`` for a non-empty selection; no condition for none."""
+    selected = tuple(str(value) for value in values or ())
+    if not selected:
+        return "", ()
+    return f" and {column} in ({_placeholders(selected)})", selected
+
+
+def clear_cache() -> None:
+    """Drops every cached result (the app's "reload" button)."""
+    _cached_batch.clear()
+
+
+# --------------------------------------------------------------------------------------------------
+# Warehouse overview
+# --------------------------------------------------------------------------------------------------
+
+
+def warehouse_status() -> dict[str, Any]:
+    """Path, size, modification time and the published tables of the warehouse (not cached)."""
+    stamp = file_stamp()
+    connection = _connect(stamp)
+    try:
+        tables = sorted(_existing_tables(connection))
+    finally:
+        connection.close()
+    return {
+        "path": stamp.path,
+        "size_bytes": stamp.size,
+        "modified_at": pd.Timestamp(stamp.mtime_ns, unit="ns", tz="UTC"),
+        "tables": tables,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Portfolio
+# --------------------------------------------------------------------------------------------------
+
+DIM_ACCOUNTS = "marts.dim_accounts"
+HEALTH_DAILY = "marts.fct_account_health_daily"
+MOVEMENTS = "marts.fct_quadrant_movements"
+ALERTS = "marts.fct_health_alerts"
+SIGNALS = "marts.fct_expansion_signals"
+AT_RISK_ARR = "marts.mart_at_risk_arr"
+PRIORITY_QUEUE = "marts.mart_cs_priority_queue"
+MRR_MOVEMENTS = "marts.fct_mrr_movements"
+REVENUE_RETENTION = "marts.mart_revenue_retention"
+COHORT_RETENTION = "marts.mart_cohort_retention"
+FEATURE_ADOPTION = "marts.mart_feature_adoption"
+SCORE_BACKTEST = "marts.mart_score_backtest"
+CS_TOUCHES = "marts.fct_cs_touches"
+NPS_RESPONSES = "marts.fct_nps_responses"
+REJECTED_RECORDS = "quality.rejected_records"
+RUN_LOG = "quality.run_log"
+
+ALL_MARTS = (
+    DIM_ACCOUNTS,
+    HEALTH_DAILY,
+    MOVEMENTS,
+    ALERTS,
+    SIGNALS,
+    AT_RISK_ARR,
+    PRIORITY_QUEUE,
+    MRR_MOVEMENTS,
+    REVENUE_RETENTION,
+    COHORT_RETENTION,
+    FEATURE_ADOPTION,
+    SCORE_BACKTEST,
+)
+
+
+def portfolio_summary() -> pd.DataFrame:
+    """One row: accounts, ARR, at-risk accounts and ARR over the current accounts."""
+    return _frame(
+        Query(
+            f"""
+            select
+                count(*) as accounts,
+                coalesce(sum(arr), 0) as total_arr,
+                count(*) filter (where is_at_risk) as at_risk_accounts,
+                coalesce(sum(arr) filter (where is_at_risk), 0) as at_risk_arr,
+                avg(health_score) as mean_health_score
+            from {DIM_ACCOUNTS}
+            """,
+            tables=(DIM_ACCOUNTS,),
+        )
+    )
+
+
+def arr_by_health_band() -> pd.DataFrame:
+    """ARR and accounts per health band (the ARR-weighted histogram)."""
+    return _frame(
+        Query(
+            f"""
+            select
+                health_band,
+                count(*) as accounts,
+                coalesce(sum(arr), 0) as arr,
+                min(health_score) as min_health_score
+            from {DIM_ACCOUNTS}
+            group by health_band
+            order by min_health_score
+            """,
+            tables=(DIM_ACCOUNTS,),
+        )
+    )
+
+
+def accounts_for_scatter() -> pd.DataFrame:
+    """One row per account: usage vs relationship score, ARR as bubble size."""
+    return _frame(
+        Query(
+            f"""
+            select
+                account_id,
+                account_name,
+                segment,
+                csm_owner,
+                usage_score,
+                relationship_score,
+                health_score,
+                health_band,
+                quadrant,
+                arr,
+                is_at_risk
+            from {DIM_ACCOUNTS}
+            order by account_id
+            """,
+            tables=(DIM_ACCOUNTS,),
+        )
+    )
+
+
+def at_risk_arr() -> pd.DataFrame:
+    """At-risk ARR by renewal window and segment, at the latest as-of date."""
+    return _frame(
+        Query(
+            f"""
+            select
+                as_of_date,
+                renewal_window,
+                segment,
+                accounts,
+                at_risk_accounts,
+                total_arr,
+                at_risk_arr
+            from {AT_RISK_ARR}
+            where as_of_date = (select max(as_of_date) from {AT_RISK_ARR})
+            order by renewal_window, segment
+            """,
+            tables=(AT_RISK_ARR,),
+        )
+    )
+
+
+def quadrant_trend(weeks: int = 26) -> pd.DataFrame:
+    """Accounts and current ARR per quadrant at the start of each of the last ``weeks`` weeks.
+
+    The quadrant is the one ``fct_account_health_daily`` recorded on the week's first day. ARR is the
+    account's current ARR from ``dim_accounts`` (the daily mart carries no ARR), so the chart shows
+    where today's book of business sat over time.
+    """
+    weeks = max(1, min(int(weeks), 260))
+    return _frame(
+        Query(
+            f"""
+            with weekly as (
+                select
+                    daily.date_day as week_start,
+                    daily.quadrant,
+                    accounts.arr
+                from {HEALTH_DAILY} as daily
+                inner join {DIM_ACCOUNTS} as accounts
+                    on daily.account_id = accounts.account_id
+                where dayofweek(daily.date_day) = 1
+                    and daily.date_day > (select max(date_day) from {HEALTH_DAILY}) - ? * interval 7 day
+            )
+            select
+                week_start,
+                quadrant,
+                count(*) as accounts,
+                coalesce(sum(arr), 0) as arr
+            from weekly
+            group by week_start, quadrant
+            order by week_start, quadrant
+            """,
+            (weeks,),
+            tables=(HEALTH_DAILY, DIM_ACCOUNTS),
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Priority queue
+# --------------------------------------------------------------------------------------------------
+
+
+def filter_options() -> dict[str, list[str]]:
+    """Distinct CSM owners, segments and quadrants of the current accounts (for the filters)."""
+    frames = _frames(
+        {
+            name: Query(
+                f"select distinct {name} as value from {DIM_ACCOUNTS} where {name} is not null order by 1",
+                tables=(DIM_ACCOUNTS,),
+            )
+            for name in ("csm_owner", "segment", "quadrant")
+        }
+    )
+    return {name: frame["value"].astype(str).tolist() for name, frame in frames.items() if frame is not None}
+
+
+def priority_queue(
+    csm_owners: Iterable[str] | None = None,
+    segments: Iterable[str] | None = None,
+    quadrants: Iterable[str] | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """The CS priority queue, ranked, with the account context a CSM needs, filtered."""
+    conditions = ""
+    params: tuple[Any, ...] = ()
+    for column, values in (
+        ("accounts.csm_owner", csm_owners),
+        ("accounts.segment", segments),
+        ("accounts.quadrant", quadrants),
+    ):
+        condition, values_params = _in_filter(column, values)
+        conditions += condition
+        params += values_params
+    limit_sql = ""
+    if limit is not None:
+        limit_sql = " limit ?"
+        params += (max(0, int(limit)),)
+    return _frame(
+        Query(
+            f"""
+            select
+                queue.priority_rank,
+                queue.account_id,
+                accounts.account_name,
+                accounts.csm_owner,
+                accounts.segment,
+                accounts.quadrant,
+                accounts.health_score,
+                accounts.health_band,
+                accounts.arr,
+                accounts.days_to_renewal,
+                queue.priority_score,
+                queue.reasons
+            from {PRIORITY_QUEUE} as queue
+            left join {DIM_ACCOUNTS} as accounts
+                on queue.account_id = accounts.account_id
+            where true{conditions}
+            order by queue.priority_rank, queue.account_id{limit_sql}
+            """,
+            params,
+            tables=(PRIORITY_QUEUE, DIM_ACCOUNTS),
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Account detail
+# --------------------------------------------------------------------------------------------------
+
+
+def account_choices() -> pd.DataFrame:
+    """Every current account id and name, for the account picker."""
+    return _frame(
+        Query(
+            f"select account_id, account_name from {DIM_ACCOUNTS} order by account_id",
+            tables=(DIM_ACCOUNTS,),
+        )
+    )
+
+
+def account_detail(account_id: str) -> dict[str, pd.DataFrame | None]:
+    """Every frame the account-detail page needs, from one read-only connection.
+
+    Keys: ``account`` (the ``dim_accounts`` row; empty when the id is unknown), ``history`` (daily
+    scores, components and quadrant), ``movements``, ``alerts``, ``signals``, ``mrr`` (monthly MRR
+    movements), ``touches`` (recent CS touches), ``nps`` (NPS answers). A frame is ``None`` when its
+    mart is not published; ``account`` raises ``MartMissing`` instead (the page is meaningless
+    without it).
+    """
+    key = (str(account_id),)
+    queries = {
+        "account": Query(
+            f"select * from {DIM_ACCOUNTS} where account_id = ?",
+            key,
+            (DIM_ACCOUNTS,),
+        ),
+        "history": Query(
+            f"""
+            select
+                date_day,
+                health_score,
+                usage_score,
+                relationship_score,
+                recency_score,
+                adoption_score,
+                depth_score,
+                breadth_score,
+                cs_engagement_score,
+                quadrant
+            from {HEALTH_DAILY}
+            where account_id = ?
+            order by date_day
+            """,
+            key,
+            (HEALTH_DAILY,),
+        ),
+        "movements": Query(
+            f"""
+            select week_start, from_quadrant, to_quadrant, needs_attention
+            from {MOVEMENTS}
+            where account_id = ?
+            order by week_start desc
+            """,
+            key,
+            (MOVEMENTS,),
+        ),
+        "alerts": Query(
+            f"""
+            select alerted_on, alert_type, severity, message, arr
+            from {ALERTS}
+            where account_id = ?
+            order by alerted_on desc, alert_id
+            """,
+            key,
+            (ALERTS,),
+        ),
+        "signals": Query(
+            f"""
+            select signaled_on, signal_type, signal_value
+            from {SIGNALS}
+            where account_id = ?
+            order by signaled_on desc, signal_type
+            """,
+            key,
+            (SIGNALS,),
+        ),
+        "mrr": Query(
+            f"""
+            select month_start, mrr, previous_mrr, mrr_change, movement_type
+            from {MRR_MOVEMENTS}
+            where account_id = ?
+            order by month_start
+            """,
+            key,
+            (MRR_MOVEMENTS,),
+        ),
+        "touches": Query(
+            f"select * from {CS_TOUCHES} where account_id = ? order by 2 desc limit 25",
+            key,
+            (CS_TOUCHES,),
+        ),
+        "nps": Query(
+            f"select * from {NPS_RESPONSES} where account_id = ? order by 2",
+            key,
+            (NPS_RESPONSES,),
+        ),
+    }
+    frames = _frames(queries, optional=True)
+    if frames["account"] is None:
+        raise MartMissing([DIM_ACCOUNTS])
+    return frames
+
+
+# --------------------------------------------------------------------------------------------------
+# Quadrant review
+# --------------------------------------------------------------------------------------------------
+
+
+def quadrant_movements(weeks: int = 8, needs_attention_only: bool = True) -> pd.DataFrame:
+    """Quadrant changes of the last ``weeks`` weeks with the account context, newest first."""
+    weeks = max(1, min(int(weeks), 260))
+    return _frame(
+        Query(
+            f"""
+            select
+                movements.week_start,
+                movements.account_id,
+                accounts.account_name,
+                accounts.csm_owner,
+                accounts.segment,
+                movements.from_quadrant,
+                movements.to_quadrant,
+                movements.needs_attention,
+                accounts.health_score,
+                accounts.arr
+            from {MOVEMENTS} as movements
+            left join {DIM_ACCOUNTS} as accounts
+                on movements.account_id = accounts.account_id
+            where movements.week_start > (select max(week_start) from {MOVEMENTS}) - ? * interval 7 day
+                and (movements.needs_attention or not ?)
+            order by movements.week_start desc, accounts.arr desc nulls last, movements.account_id
+            """,
+            (weeks, bool(needs_attention_only)),
+            tables=(MOVEMENTS, DIM_ACCOUNTS),
+        )
+    )
+
+
+def quadrant_flow(weeks: int = 8) -> pd.DataFrame:
+    """Counts of moves from one quadrant to another over the last ``weeks`` weeks."""
+    weeks = max(1, min(int(weeks), 260))
+    return _frame(
+        Query(
+            f"""
+            select from_quadrant, to_quadrant, count(*) as movements
+            from {MOVEMENTS}
+            where week_start > (select max(week_start) from {MOVEMENTS}) - ? * interval 7 day
+            group by from_quadrant, to_quadrant
+            order by movements desc, from_quadrant, to_quadrant
+            """,
+            (weeks,),
+            tables=(MOVEMENTS,),
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Revenue
+# --------------------------------------------------------------------------------------------------
+
+
+def revenue_retention() -> pd.DataFrame:
+    """Monthly MRR bridge with NRR, GRR and churn rates, oldest first."""
+    return _frame(
+        Query(f"select * from {REVENUE_RETENTION} order by month_start", tables=(REVENUE_RETENTION,))
+    )
+
+
+def mrr_movements_by_month() -> pd.DataFrame:
+    """Sum of MRR change per month and movement type (the MRR bridge chart)."""
+    return _frame(
+        Query(
+            f"""
+            select month_start, movement_type, count(*) as accounts, sum(mrr_change) as mrr_change
+            from {MRR_MOVEMENTS}
+            group by month_start, movement_type
+            order by month_start, movement_type
+            """,
+            tables=(MRR_MOVEMENTS,),
+        )
+    )
+
+
+def cohort_retention() -> pd.DataFrame:
+    """Logo and revenue retention per start cohort and months since start."""
+    return _frame(
+        Query(
+            f"select * from {COHORT_RETENTION} order by cohort_month, months_since_start",
+            tables=(COHORT_RETENTION,),
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Product, model accuracy
+# --------------------------------------------------------------------------------------------------
+
+
+def feature_adoption() -> pd.DataFrame:
+    """Adoption rate of each key feature per quadrant (and any extra cohorts the mart carries)."""
+    return _frame(
+        Query(f"select * from {FEATURE_ADOPTION} order by feature, quadrant", tables=(FEATURE_ADOPTION,))
+    )
+
+
+def score_backtest() -> pd.DataFrame:
+    """Churn rate per scoring date, horizon and health band."""
+    return _frame(
+        Query(
+            f"select * from {SCORE_BACKTEST} order by scored_on, horizon_days, health_band",
+            tables=(SCORE_BACKTEST,),
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Data health
+# --------------------------------------------------------------------------------------------------
+
+
+def rejected_records_by_reason() -> pd.DataFrame:
+    """Rejected raw records per source table and reason."""
+    return _frame(
+        Query(
+            f"""
+            select source_system, source_table, reason, count(*) as records
+            from {REJECTED_RECORDS}
+            group by source_system, source_table, reason
+            order by records desc, source_system, source_table, reason
+            """,
+            tables=(REJECTED_RECORDS,),
+        )
+    )
+
+
+def rejected_records_sample(reason: str, limit: int = 20) -> pd.DataFrame:
+    """A few rejected records of one reason, with their raw payload."""
+    return _frame(
+        Query(
+            f"""
+            select source_system, source_table, record_key, reason, raw_payload
+            from {REJECTED_RECORDS}
+            where reason = ?
+            order by source_system, source_table, record_key
+            limit ?
+            """,
+            (str(reason), max(0, min(int(limit), 1000))),
+            tables=(REJECTED_RECORDS,),
+        )
+    )
+
+
+def run_log(limit: int = 20) -> pd.DataFrame:
+    """The CLI's latest runs, newest first."""
+    return _frame(
+        Query(
+            f"select * from {RUN_LOG} order by started_at desc limit ?",
+            (max(1, min(int(limit), 1000)),),
+            tables=(RUN_LOG,),
+        )
+    )
+
+
+def freshness() -> pd.DataFrame:
+    """Row counts of every published mart and the newest date each one holds (missing marts: absent)."""
+    date_columns = {
+        DIM_ACCOUNTS: "cast(max(last_active_at) as date)",
+        HEALTH_DAILY: "max(date_day)",
+        MOVEMENTS: "max(week_start)",
+        ALERTS: "max(alerted_on)",
+        SIGNALS: "max(signaled_on)",
+        AT_RISK_ARR: "max(as_of_date)",
+        PRIORITY_QUEUE: "null",
+        MRR_MOVEMENTS: "max(month_start)",
+        REVENUE_RETENTION: "max(month_start)",
+        COHORT_RETENTION: "max(cohort_month)",
+        FEATURE_ADOPTION: "null",
+        SCORE_BACKTEST: "max(scored_on)",
+    }
+    queries = {
+        table: Query(
+            f"select count(*) as row_count, cast({expression} as date) as latest_date from {table}",
+            tables=(table,),
+        )
+        for table, expression in date_columns.items()
+    }
+    frames = _frames(queries, optional=True)
+    rows = [
+        {
+            "mart": table,
+            "published": frame is not None,
+            "rows": None if frame is None else int(frame["row_count"].iloc[0]),
+            "latest_date": None if frame is None else frame["latest_date"].iloc[0],
+        }
+        for table, frame in frames.items()
+    ]
+    return pd.DataFrame(rows)

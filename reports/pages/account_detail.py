@@ -1,0 +1,157 @@
+"""Account detail: how healthy is this account, why, and what happened to it lately?"""
+
+import pandas as pd
+import streamlit as st
+
+from reports import components as ui
+from reports import data
+
+ui.page_header(
+    "Account detail",
+    "One account's score and its five components over time, quadrant history, usage against seats, "
+    "alerts and signals, renewal and ARR, CS touches and NPS, and any CSM override.",
+)
+
+choices = ui.load(data.account_choices, what="Accounts")
+if ui.empty_note(choices, "No accounts in the warehouse."):
+    st.stop()
+
+ids = choices["account_id"].tolist()
+labels = dict(zip(choices["account_id"], choices["account_name"], strict=True))
+requested = st.query_params.get("account_id")
+index = ids.index(requested) if requested in ids else 0
+if requested and requested not in ids:
+    st.warning(f"Unknown account id {requested!r}; showing {ids[0]}.")
+account_id = st.selectbox(
+    "Account", ids, index=index, format_func=lambda value: f"{value} · {labels.get(value) or ''}"
+)
+st.query_params["account_id"] = account_id
+
+frames = ui.load(data.account_detail, account_id, what="Account")
+if frames is None or frames["account"] is None or frames["account"].empty:
+    st.info(f"No account {account_id!r} in the warehouse.")
+    st.stop()
+
+account = frames["account"].iloc[0]
+
+
+def _not_published(name: str) -> None:
+    st.info(f"Not published in this warehouse yet ({name}).")
+
+
+st.header(f"{account['account_name']}  ·  {account['account_id']}")
+st.caption(
+    f"Segment **{account['segment']}** · CSM **{account['csm_owner']}** · "
+    f"Subscription **{account['subscription_status']}** · Quadrant **{account['quadrant']}** "
+    f"(previously {account['previous_quadrant'] or '—'}) · Health band **{account['health_band']}**"
+)
+
+if bool(account["has_override"]):
+    st.warning(
+        f"**CSM override in place.** {account['override_note'] or '(no note)'}", icon=":material/edit_note:"
+    )
+if bool(account["is_at_risk"]):
+    st.error("This account is **at risk**.", icon=":material/warning:")
+
+metrics = st.columns(4)
+metrics[0].metric(
+    "Health score",
+    ui.number(account["health_score"]),
+    delta=None
+    if pd.isna(account["health_score_delta_30d"])
+    else f"{account['health_score_delta_30d']:+.1f} in 30 d",
+)
+metrics[1].metric("Usage score", ui.number(account["usage_score"]))
+metrics[2].metric("Relationship score", ui.number(account["relationship_score"]))
+metrics[3].metric("Quadrant", str(account["quadrant"]))
+
+money = st.columns(4)
+money[0].metric("ARR", ui.money(account["arr"]))
+money[1].metric("MRR", ui.money(account["mrr"]))
+money[2].metric("Renewal date", str(account["renewal_date"]) if pd.notna(account["renewal_date"]) else "—")
+money[3].metric("Days to renewal", ui.number(account["days_to_renewal"]))
+
+usage = st.columns(4)
+usage[0].metric("Active users (7 d)", ui.number(account["active_users_7d"]))
+usage[1].metric(
+    "Active users (30 d) / seats",
+    f"{ui.number(account['active_users_30d'])} / {ui.number(account['licensed_seats'])}",
+)
+usage[2].metric("Active-user ratio (30 d)", ui.percent(account["active_user_ratio_30d"]))
+usage[3].metric("Key features used (30 d)", ui.number(account["key_features_used_30d"]))
+st.caption(
+    f"Last active: {account['last_active_at'] if pd.notna(account['last_active_at']) else 'never'}"
+    f" ({ui.number(account['days_since_active'])} days ago)"
+)
+
+history = frames["history"]
+if history is None:
+    _not_published("daily health history")
+elif not ui.empty_note(history, "No daily scores for this account."):
+    left, right = st.columns(2)
+    left.altair_chart(
+        ui.score_history_chart(history, ["health_score", "usage_score", "relationship_score"], "Scores"),
+        width="stretch",
+    )
+    right.altair_chart(
+        ui.score_history_chart(
+            history,
+            ["recency_score", "adoption_score", "depth_score", "breadth_score", "cs_engagement_score"],
+            "The five components",
+        ),
+        width="stretch",
+    )
+    st.altair_chart(ui.quadrant_history_chart(history), width="stretch")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Alerts")
+    if frames["alerts"] is None:
+        _not_published("health alerts")
+    elif not ui.empty_note(frames["alerts"], "No alerts for this account."):
+        st.dataframe(
+            frames["alerts"],
+            hide_index=True,
+            column_config={"arr": st.column_config.NumberColumn("ARR", format="dollar")},
+        )
+with right:
+    st.subheader("Expansion signals")
+    if frames["signals"] is None:
+        _not_published("expansion signals")
+    elif not ui.empty_note(frames["signals"], "No expansion signals for this account."):
+        st.dataframe(frames["signals"], hide_index=True)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Quadrant moves")
+    if frames["movements"] is None:
+        _not_published("quadrant movements")
+    elif not ui.empty_note(frames["movements"], "No quadrant changes recorded."):
+        st.dataframe(frames["movements"], hide_index=True)
+with right:
+    st.subheader("MRR by month")
+    if frames["mrr"] is None:
+        _not_published("MRR movements")
+    elif not ui.empty_note(frames["mrr"], "No billing history for this account."):
+        st.dataframe(
+            frames["mrr"].sort_values("month_start", ascending=False),
+            hide_index=True,
+            column_config={
+                name: st.column_config.NumberColumn(format="dollar")
+                for name in ("mrr", "previous_mrr", "mrr_change")
+            },
+        )
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Recent CS touches")
+    if frames["touches"] is None:
+        _not_published("CS touches mart")
+    elif not ui.empty_note(frames["touches"], "No CS touches recorded."):
+        st.dataframe(frames["touches"], hide_index=True)
+with right:
+    st.subheader("NPS")
+    if frames["nps"] is None:
+        _not_published("NPS responses mart")
+    elif not ui.empty_note(frames["nps"], "No NPS answers from this account."):
+        st.dataframe(frames["nps"], hide_index=True)

@@ -1,0 +1,44 @@
+"""Priority queue: which accounts should CS call first, and why?"""
+
+import streamlit as st
+
+from reports import components as ui
+from reports import data
+
+ui.page_header(
+    "Priority queue",
+    "Which accounts need a CSM's attention first, and the reasons the model gives. "
+    "Filter by owner, segment and quadrant; download the list as CSV.",
+)
+
+options = ui.load(data.filter_options, what="Filters") or {}
+columns = st.columns(3)
+csm_owners = columns[0].multiselect("CSM", options.get("csm_owner", []), placeholder="All CSMs")
+segments = columns[1].multiselect("Segment", options.get("segment", []), placeholder="All segments")
+quadrants = columns[2].multiselect("Quadrant", options.get("quadrant", []), placeholder="All quadrants")
+
+queue = ui.load(data.priority_queue, csm_owners, segments, quadrants, what="Priority queue")
+if not ui.empty_note(queue, "No account matches these filters."):
+    st.caption(f"{len(queue)} accounts")
+    st.dataframe(
+        queue,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "priority_rank": st.column_config.NumberColumn("Rank"),
+            "account_id": st.column_config.TextColumn("Account"),
+            "account_name": st.column_config.TextColumn("Name"),
+            "health_score": st.column_config.NumberColumn("Health", format="%.0f"),
+            "arr": st.column_config.NumberColumn("ARR", format="dollar"),
+            "days_to_renewal": st.column_config.NumberColumn("Days to renewal"),
+            "priority_score": st.column_config.NumberColumn("Priority", format="%.1f"),
+            "reasons": st.column_config.TextColumn("Reasons", width="large"),
+        },
+    )
+    st.download_button(
+        "Download CSV",
+        queue.to_csv(index=False).encode("utf-8"),
+        file_name="cs_priority_queue.csv",
+        mime="text/csv",
+    )
+    st.caption("Open an account on the Account detail page to see its history.")
