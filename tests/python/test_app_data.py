@@ -1,0 +1,255 @@
+"""reports/data.py against a real demo warehouse: values, failure modes, caching, SQL injection."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from test_app_support import HOSTILE_STRINGS, REPO_ROOT, copy_warehouse, demo_warehouse, query
+
+from reports import data
+
+
+@pytest.fixture
+def warehouse(monkeypatch) -> Path:
+    path = demo_warehouse()
+    monkeypatch.setenv(data.WAREHOUSE_ENV, str(path))
+    data.clear_cache()
+    return path
+
+
+@pytest.fixture
+def private_warehouse(monkeypatch, tmp_path) -> Path:
+    path = copy_warehouse(tmp_path / "published" / "health.duckdb")
+    monkeypatch.setenv(data.WAREHOUSE_ENV, str(path))
+    data.clear_cache()
+    return path
+
+
+# -- failure modes ---------------------------------------------------------------------------------
+
+
+def test_missing_warehouse_raises_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv(data.WAREHOUSE_ENV, str(tmp_path / "absent.duckdb"))
+    with pytest.raises(data.WarehouseUnavailable, match="No published warehouse .*make run"):
+        data.portfolio_summary()
+    with pytest.raises(data.WarehouseUnavailable):
+        data.account_detail("acc_00001")
+
+
+def test_empty_file_raises_a_clear_error(monkeypatch, tmp_path):
+    empty = tmp_path / "empty.duckdb"
+    empty.touch()
+    monkeypatch.setenv(data.WAREHOUSE_ENV, str(empty))
+    with pytest.raises(data.WarehouseUnavailable, match="empty"):
+        data.priority_queue()
+
+
+def test_a_file_that_is_not_duckdb_raises_a_clear_error(monkeypatch, tmp_path):
+    junk = tmp_path / "junk.duckdb"
+    junk.write_text("not a database")
+    monkeypatch.setenv(data.WAREHOUSE_ENV, str(junk))
+    with pytest.raises(data.WarehouseUnavailable, match="Cannot open"):
+        data.portfolio_summary()
+
+
+def test_missing_marts_are_named(monkeypatch, tmp_path):
+    bare = tmp_path / "bare.duckdb"
+    connection = duckdb.connect(str(bare))
+    connection.execute("create schema marts; create table marts.unrelated (x integer)")
+    connection.close()
+    monkeypatch.setenv(data.WAREHOUSE_ENV, str(bare))
+    with pytest.raises(data.MartMissing) as error:
+        data.portfolio_summary()
+    assert error.value.tables == (data.DIM_ACCOUNTS,)
+    with pytest.raises(data.MartMissing):
+        data.account_detail("acc_00001")
+    fresh = data.freshness()
+    assert not fresh["published"].any()
+    assert len(fresh) == len(data.ALL_MARTS)
+
+
+def test_optional_frames_are_none_when_their_mart_is_missing(private_warehouse):
+    account_id = query("select min(account_id) as id from marts.dim_accounts", warehouse=private_warehouse)
+    connection = duckdb.connect(str(private_warehouse))
+    connection.execute(f"drop table if exists {data.ALERTS}")
+    connection.close()
+    data.clear_cache()
+    frames = data.account_detail(account_id["id"].iloc[0])
+    assert frames["alerts"] is None
+    assert len(frames["account"]) == 1
+
+
+# -- values ----------------------------------------------------------------------------------------
+
+
+def test_portfolio_summary_equals_dim_accounts(warehouse):
+    expected = query(
+        "select count(*) as n, sum(arr) as arr, count(*) filter (where is_at_risk) as n_risk, "
+        "coalesce(sum(arr) filter (where is_at_risk), 0) as arr_risk from marts.dim_accounts"
+    ).iloc[0]
+    summary = data.portfolio_summary().iloc[0]
+    assert summary["accounts"] == expected["n"] > 0
+    assert float(summary["total_arr"]) == pytest.approx(float(expected["arr"]))
+    assert summary["at_risk_accounts"] == expected["n_risk"]
+    assert float(summary["at_risk_arr"]) == pytest.approx(float(expected["arr_risk"]))
+
+
+def test_arr_by_band_adds_up_to_total_arr(warehouse):
+    bands = data.arr_by_health_band()
+    total = query(
+        "select sum(arr) as arr, count(distinct health_band) as bands from marts.dim_accounts"
+    ).iloc[0]
+    assert len(bands) == total["bands"]
+    assert float(bands["arr"].sum()) == pytest.approx(float(total["arr"]))
+
+
+def test_at_risk_arr_is_the_latest_as_of_rows_of_the_mart(warehouse):
+    expected = query(
+        "select * from marts.mart_at_risk_arr "
+        "where as_of_date = (select max(as_of_date) from marts.mart_at_risk_arr)"
+    )
+    frame = data.at_risk_arr()
+    assert len(frame) == len(expected) > 0
+    assert float(frame["at_risk_arr"].sum()) == pytest.approx(float(expected["at_risk_arr"].sum()))
+    assert (frame["at_risk_arr"] <= frame["total_arr"]).all()
+
+
+def test_priority_queue_is_ranked_and_filters(warehouse):
+    mart = query("select * from marts.mart_cs_priority_queue order by priority_rank, account_id")
+    queue = data.priority_queue()
+    assert queue["account_id"].tolist() == mart["account_id"].tolist()
+    assert queue["priority_rank"].is_monotonic_increasing
+    owners = data.filter_options()["csm_owner"]
+    owner = owners[0]
+    filtered = data.priority_queue(csm_owners=[owner])
+    expected = query(
+        "select count(*) as n from marts.mart_cs_priority_queue as q "
+        "inner join marts.dim_accounts as a on q.account_id = a.account_id where a.csm_owner = ?",
+        [owner],
+    )["n"].iloc[0]
+    assert len(filtered) == expected > 0
+    assert set(filtered["csm_owner"]) == {owner}
+    assert len(data.priority_queue(limit=3)) == min(3, len(mart))
+
+
+def test_account_detail_returns_every_frame_of_one_account(warehouse):
+    account_id = query("select account_id from marts.mart_cs_priority_queue order by priority_rank limit 1")[
+        "account_id"
+    ].iloc[0]
+    frames = data.account_detail(account_id)
+    row = query("select * from marts.dim_accounts where account_id = ?", [account_id]).iloc[0]
+    account = frames["account"].iloc[0]
+    assert account["account_name"] == row["account_name"]
+    assert float(account["health_score"]) == pytest.approx(float(row["health_score"]))
+    history_rows = query(
+        "select count(*) as n from marts.fct_account_health_daily where account_id = ?", [account_id]
+    )["n"].iloc[0]
+    assert len(frames["history"]) == history_rows > 0
+    assert frames["history"]["date_day"].is_monotonic_increasing
+    for name in ("movements", "alerts", "signals", "mrr"):
+        frame = frames[name]
+        assert frame is not None, name
+    assert data.account_detail("acc_does_not_exist")["account"].empty
+
+
+def test_account_detail_is_fast_from_a_warm_cache(warehouse):
+    account_ids = query("select account_id from marts.dim_accounts order by account_id limit 5")["account_id"]
+    for account_id in account_ids:
+        data.account_detail(account_id)  # warm
+    started = time.perf_counter()
+    for account_id in account_ids:
+        data.account_detail(account_id)
+    per_call = (time.perf_counter() - started) / len(account_ids)
+    assert per_call < 0.1, f"warm account_detail took {per_call * 1000:.0f} ms"
+
+
+def test_data_health_reads_quality(warehouse):
+    rejected = data.rejected_records_by_reason()
+    expected = query("select count(*) as n from quality.rejected_records")["n"].iloc[0]
+    assert int(rejected["records"].sum()) == expected
+    runs = data.run_log()
+    assert "published" in set(runs["outcome"])
+
+
+# -- caching follows the file, not a connection ----------------------------------------------------
+
+
+def test_a_publish_that_replaces_the_file_is_seen_at_once(private_warehouse):
+    before = data.portfolio_summary()["accounts"].iloc[0]
+    candidate = private_warehouse.with_name("health.candidate.duckdb")
+    shutil.copy2(private_warehouse, candidate)
+    connection = duckdb.connect(str(candidate))
+    connection.execute(
+        "delete from marts.dim_accounts where account_id = (select min(account_id) from marts.dim_accounts)"
+    )
+    connection.close()
+    os.replace(candidate, private_warehouse)  # what the CLI's publish does
+    after = data.portfolio_summary()["accounts"].iloc[0]
+    assert after == before - 1
+
+
+def test_the_app_never_holds_the_file_open(private_warehouse):
+    data.portfolio_summary()
+    data.account_detail("acc_00001")
+    # A writer can open the file right after the app read it: no connection was left open.
+    connection = duckdb.connect(str(private_warehouse))
+    connection.close()
+
+
+# -- SQL injection ---------------------------------------------------------------------------------
+
+
+def _row_counts(path: Path) -> dict[str, int]:
+    connection = duckdb.connect(str(path), read_only=True)
+    try:
+        names = [
+            row[0]
+            for row in connection.execute(
+                "select table_schema || '.' || table_name from information_schema.tables "
+                "where table_schema in ('marts', 'quality')"
+            ).fetchall()
+        ]
+        return {name: connection.execute(f"select count(*) from {name}").fetchone()[0] for name in names}
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_STRINGS)
+def test_hostile_inputs_are_only_ever_values(private_warehouse, hostile):
+    counts = _row_counts(private_warehouse)
+    assert data.account_detail(hostile)["account"].empty
+    assert data.priority_queue(csm_owners=[hostile]).empty
+    assert data.priority_queue(segments=[hostile]).empty
+    assert data.priority_queue(quadrants=[hostile, hostile]).empty
+    assert data.priority_queue(csm_owners=[hostile], segments=[hostile], quadrants=[hostile]).empty
+    assert data.rejected_records_sample(hostile).empty
+    for function in (data.quadrant_trend, data.quadrant_movements, data.quadrant_flow, data.run_log):
+        with pytest.raises(ValueError):
+            function(hostile)  # numeric parameters go through int() before they reach SQL
+    assert _row_counts(private_warehouse) == counts
+
+
+def test_data_is_the_only_app_module_importing_duckdb_and_sql_is_constant():
+    offenders = [
+        path.relative_to(REPO_ROOT).as_posix()
+        for path in (REPO_ROOT / "reports").rglob("*.py")
+        if path.name != "data.py" and re.search(r"^\s*(import|from)\s+duckdb", path.read_text(), re.MULTILINE)
+    ]
+    assert offenders == []
+    source = (REPO_ROOT / "reports" / "data.py").read_text()
+    # Only the module's table constants are formatted into SQL; user values never are.
+    assert "read_only=True" in source
+    assert re.findall(r"\{(?:account_id|reason|hostile|value)\}", source) == []
+    schemas = {name.split(".")[0] for name in data.ALL_MARTS + (data.REJECTED_RECORDS, data.RUN_LOG)}
+    assert schemas == {"marts", "quality"}
+
+
+def test_frames_are_pandas(warehouse):
+    assert isinstance(data.portfolio_summary(), pd.DataFrame)

@@ -1,0 +1,156 @@
+"""Shared setup of the app tests: one small, real warehouse per pytest session.
+
+The warehouse is built the way a run builds it: the demo generator writes a file drop, dlt lands it,
+``dbt build`` (seeds, models, unit and data tests) builds every layer in an isolated target folder,
+and the run log is written by the CLI's own code. The app then reads it read-only, as it reads a
+published warehouse. Nothing is mocked.
+
+Set ``APP_TEST_WAREHOUSE`` to an existing published file to skip the build (faster iteration).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+TELEMETRY_OFF = {
+    "DO_NOT_TRACK": "1",
+    "RUNTIME__DLTHUB_TELEMETRY": "false",
+    "GX_ANALYTICS_ENABLED": "False",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+}
+for _key, _value in TELEMETRY_OFF.items():
+    os.environ.setdefault(_key, _value)
+
+# The demo company of the app tests: small enough to build in well under a minute.
+DEMO_ACCOUNTS = 40
+DEMO_DAYS = 150
+DEMO_SEED = 7
+
+# The hostile strings every input-taking data function receives in test_app_data.py.
+HOSTILE_STRINGS = [
+    "acc_00001' or '1'='1",
+    "'; drop table marts.dim_accounts; --",
+    "x') union all select * from information_schema.tables --",
+    '" or 1=1 --',
+    "acc_00001; delete from marts.dim_accounts",
+    "%' or account_id like '%",
+    "\\'; select 1; --",
+    "Robert'); DROP TABLE students;--",
+    "",
+    "\x00",
+]
+
+
+def _call_with_supported(function, **candidates):
+    """Calls ``function`` with the keyword arguments among ``candidates`` that it accepts."""
+    parameters = inspect.signature(function).parameters
+    accepted = {name: value for name, value in candidates.items() if name in parameters}
+    return function(**accepted)
+
+
+def _build(workdir: Path) -> Path:
+    """Generates, lands and builds the demo company into ``workdir``; returns the warehouse file."""
+    from pipelines import demo, load
+
+    source_dir = workdir / "landing"
+    warehouse = workdir / "health.duckdb"
+    _call_with_supported(
+        demo.generate,
+        source_dir=source_dir,
+        out_dir=source_dir,
+        accounts=DEMO_ACCOUNTS,
+        n_accounts=DEMO_ACCOUNTS,
+        days=DEMO_DAYS,
+        seed=DEMO_SEED,
+    )
+    _call_with_supported(
+        load.load_drop,
+        source_dir=source_dir,
+        warehouse=warehouse,
+        database=warehouse,
+        progress=False,
+    )
+    env = {
+        **os.environ,
+        **TELEMETRY_OFF,
+        "DBT_PROFILES_DIR": str(REPO_ROOT),
+        "ACCOUNT_HEALTH_BUILD_DB": str(warehouse),
+        "ACCOUNT_HEALTH_TARGET": "duckdb",
+        "DBT_TARGET_PATH": str(workdir / "target"),
+        "DBT_LOG_PATH": str(workdir / "logs"),
+    }
+    result = subprocess.run(
+        [str(VENV_BIN / "dbt"), "build", "--no-use-colors"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"dbt build of the app-test warehouse failed:\n{result.stdout[-6000:]}")
+    _write_run_log(warehouse, source_dir)
+    return warehouse
+
+
+def _write_run_log(warehouse: Path, source_dir: Path) -> None:
+    """Writes one published run into quality.run_log with the CLI's own run-log code."""
+    from pipelines import runlog
+
+    record = runlog.RunRecord(
+        run_id=runlog.new_run_id(), command="run", source_dir=str(source_dir), warehouse=str(warehouse)
+    )
+    record.finish("published")
+    connection = duckdb.connect(str(warehouse))
+    try:
+        runlog.write_run_log_table(connection, [record.as_json()])
+        connection.execute("checkpoint")
+    finally:
+        connection.close()
+
+
+@functools.cache
+def demo_warehouse() -> Path:
+    """The session's published demo warehouse (built once per process)."""
+    existing = os.environ.get("APP_TEST_WAREHOUSE")
+    if existing:
+        return Path(existing)
+    workdir = Path(tempfile.mkdtemp(prefix="app-test-"))
+    return _build(workdir)
+
+
+def copy_warehouse(target: Path) -> Path:
+    """A private copy of the demo warehouse (for tests that replace or alter the file)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(demo_warehouse(), target)
+    return target
+
+
+def query(sql: str, params: list | None = None, warehouse: Path | None = None) -> pd.DataFrame:
+    """Reads the demo warehouse directly (the tests' independent view of the marts)."""
+    connection = duckdb.connect(str(warehouse or demo_warehouse()), read_only=True)
+    try:
+        return connection.execute(sql, params or []).df()
+    finally:
+        connection.close()
+
+
+def tables(warehouse: Path | None = None) -> set[str]:
+    frame = query(
+        "select table_schema || '.' || table_name as name from information_schema.tables",
+        warehouse=warehouse,
+    )
+    return set(frame["name"])
