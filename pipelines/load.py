@@ -1,0 +1,242 @@
+"""Land the file drop (CONTRACT 1a) into `raw_product`, `raw_stripe` and `raw_crm` with dlt.
+
+Python: `load_drop(source_dir, warehouse_path, destination="duckdb", progress=True) -> dict`.
+CLI:    `python -m pipelines.load --source-dir DIR --warehouse FILE [--destination postgres]`.
+
+Idempotent and incremental: a file is landed once per (path, size, SHA-256). The bookkeeping table
+`_landed_files` of each raw dataset records landed files and is written only after that source's data
+load succeeded, so a crash never marks a file as landed. Every resource merges on its key, so landing a
+file twice (after a crash, or because it changed) never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common.destination import Destination
+
+from pipelines.sources._files import DropFile, discover, split_new
+from pipelines.sources.crm import CRM_TABLES, crm_source
+from pipelines.sources.product import product_source
+from pipelines.sources.stripe import stripe_source
+
+log = logging.getLogger(__name__)
+
+BOOKKEEPING_TABLE = "_landed_files"
+EVENT_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.parquet")
+
+
+def _settings() -> None:
+    """Telemetry off, and the settings of .dlt/config.toml also when run from another folder."""
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
+    os.environ.setdefault("LOAD__TRUNCATE_STAGING_DATASET", "true")
+
+
+def _destination(destination: str | Destination, warehouse_path: Path) -> Destination:
+    """A dlt destination: DuckDB on `warehouse_path`, or PostgreSQL from the PG* variables."""
+    if not isinstance(destination, str):
+        return destination
+    if destination == "duckdb":
+        warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(str(warehouse_path))
+    if destination == "postgres":
+        env = os.environ
+        credentials = {
+            "host": env.get("PGHOST", "127.0.0.1"),
+            "port": int(env.get("PGPORT", "5432")),
+            "username": env.get("PGUSER", "postgres"),
+            "password": env.get("PGPASSWORD", ""),
+            "database": env.get("PGDATABASE", "account_health"),
+        }
+        return dlt.destinations.postgres(credentials=credentials)
+    raise ValueError(f"unknown destination {destination!r} (expected 'duckdb' or 'postgres')")
+
+
+def _pipeline(source: str, dest: Destination, target_id: str, pipelines_dir: str | None) -> dlt.Pipeline:
+    # One pipeline per source and target: its local working state never mixes two warehouses.
+    name = f"account_health_{source}_{hashlib.sha1(target_id.encode()).hexdigest()[:10]}"
+    pipeline = dlt.pipeline(
+        pipeline_name=name,
+        destination=dest,
+        dataset_name=f"raw_{source}",
+        pipelines_dir=pipelines_dir,
+        progress=None,
+    )
+    # STACK_NOTES trap: a package left pending by a failed run would be retried (and fail again)
+    # before anything new. Our bookkeeping is written only after a successful load, so dropping
+    # the package is safe: its files are not marked landed and are extracted again below.
+    if pipeline.has_pending_data:
+        log.warning("%s: dropping load package(s) left pending by a failed run", name)
+        pipeline.drop_pending_packages()
+    return pipeline
+
+
+def _query(pipeline: dlt.Pipeline, sql_template: str, table: str) -> list[tuple]:
+    """Rows of a query on a raw table; [] when the dataset or table does not exist yet."""
+    try:
+        with pipeline.sql_client() as client:
+            if not client.has_dataset():
+                return []
+            qualified = client.make_qualified_table_name(table)
+            with client.execute_query(sql_template.format(table=qualified)) as cursor:
+                return list(cursor.fetchall())
+    except Exception as error:  # the table does not exist before the first load
+        log.debug("%s: %s not readable yet (%s)", pipeline.pipeline_name, table, error)
+        return []
+
+
+def _landed(pipeline: dlt.Pipeline) -> dict[str, tuple[int, str]]:
+    rows = _query(pipeline, "select source_file, size_bytes, sha256 from {table}", BOOKKEEPING_TABLE)
+    return {path: (int(size), sha) for path, size, sha in rows}
+
+
+def _record_landed(pipeline: dlt.Pipeline, files: list[DropFile], loaded_at: datetime) -> None:
+    if not files:
+        return
+
+    # merge on the path: a changed file's new fingerprint replaces the old one.
+    @dlt.resource(name=BOOKKEEPING_TABLE, primary_key="source_file", write_disposition="merge")
+    def landed_files() -> Iterator[dict[str, Any]]:
+        for file in files:
+            yield {
+                "source_file": file.relative_path,
+                "size_bytes": file.size,
+                "sha256": file.sha256,
+                "_source_file": file.relative_path,
+                "_loaded_at": loaded_at,
+            }
+
+    pipeline.run(landed_files(), schema=pipeline.default_schema)
+
+
+def _row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
+    trace = pipeline.last_trace
+    info = trace.last_normalize_info if trace else None
+    if info is None:
+        return {}
+    return {
+        f"{pipeline.dataset_name}.{table}": count
+        for table, count in info.row_counts.items()
+        if not table.startswith("_dlt")
+    }
+
+
+def load_drop(
+    source_dir: str | Path | None = None,
+    warehouse_path: str | Path | None = None,
+    destination: str | Destination = "duckdb",
+    progress: bool = True,
+    pipelines_dir: str | None = None,
+) -> dict[str, Any]:
+    """Land every new or changed file of the drop; return what was landed.
+
+    Returns `{"rows": {"raw_x.table": rows landed this run}, "files_loaded": [...],
+    "files_skipped": [...]}` (files as paths relative to the drop). `destination` is "duckdb"
+    (the file `warehouse_path`), "postgres" (PG* environment variables) or a dlt destination.
+    """
+    _settings()
+    source_dir = Path(source_dir or os.environ.get("ACCOUNT_HEALTH_SOURCE_DIR") or "data/landing")
+    warehouse_path = Path(
+        warehouse_path or os.environ.get("ACCOUNT_HEALTH_WAREHOUSE") or "warehouse/health.duckdb"
+    )
+    if not source_dir.is_dir():
+        raise FileNotFoundError(f"source directory {source_dir} does not exist")
+    dest = _destination(destination, warehouse_path.resolve())
+    target_id = f"{dest.destination_name}:{warehouse_path.resolve()}"
+    loaded_at = datetime.now(UTC)
+    level = logging.INFO if progress else logging.DEBUG
+    result: dict[str, Any] = {"rows": {}, "files_loaded": [], "files_skipped": []}
+
+    def plan(pipeline: dlt.Pipeline, files: list[DropFile]) -> list[DropFile]:
+        to_land, to_skip = split_new(files, _landed(pipeline))
+        result["files_loaded"] += [f.relative_path for f in to_land]
+        result["files_skipped"] += [f.relative_path for f in to_skip]
+        for file in to_skip:
+            log.log(level, "skip %s (already landed, unchanged)", file.relative_path)
+        return to_land
+
+    def run(pipeline: dlt.Pipeline, source: Any, files: list[DropFile]) -> None:
+        if not files:
+            log.log(level, "%s: nothing new to land", pipeline.dataset_name)
+            return
+        log.log(level, "%s: landing %d file(s)", pipeline.dataset_name, len(files))
+        pipeline.run(source)
+        counts = _row_counts(pipeline)
+        for table, count in counts.items():
+            log.log(level, "%s: %d rows", table, count)
+        result["rows"].update(counts)
+        _record_landed(pipeline, files, loaded_at)
+
+    # product: events (jsonl / jsonl.gz / parquet) and memberships
+    pipeline = _pipeline("product", dest, target_id, pipelines_dir)
+    event_files = plan(pipeline, discover(source_dir, "product/events", EVENT_PATTERNS))
+    membership_files = plan(pipeline, discover(source_dir, "product", ["account_memberships*.csv"]))
+    relanded = {f.relative_path for f in event_files}
+    stored_elsewhere = {
+        message_id
+        for message_id, source_file in _query(
+            pipeline, "select message_id, _source_file from {table}", "events"
+        )
+        if source_file not in relanded
+    }
+    run(
+        pipeline,
+        product_source(event_files, membership_files, loaded_at, stored_elsewhere),
+        event_files + membership_files,
+    )
+
+    # stripe
+    pipeline = _pipeline("stripe", dest, target_id, pipelines_dir)
+    by_name = {
+        name: plan(pipeline, discover(source_dir, "billing", [f"{name}*.jsonl", f"{name}*.jsonl.gz"]))
+        for name in ("customers", "subscriptions", "invoices")
+    }
+    run(
+        pipeline,
+        stripe_source(by_name["customers"], by_name["subscriptions"], by_name["invoices"], loaded_at),
+        [f for files in by_name.values() for f in files],
+    )
+
+    # crm
+    pipeline = _pipeline("crm", dest, target_id, pipelines_dir)
+    crm_files = {
+        table: plan(pipeline, discover(source_dir, "crm", [f"{table}*.csv"])) for table in CRM_TABLES
+    }
+    run(pipeline, crm_source(crm_files, loaded_at), [f for files in crm_files.values() for f in files])
+
+    log.info(
+        "landed %d file(s), skipped %d unchanged; rows: %s",
+        len(result["files_loaded"]),
+        len(result["files_skipped"]),
+        result["rows"],
+    )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Land the file drop into the raw schemas (dlt).")
+    parser.add_argument("--source-dir", default=os.environ.get("ACCOUNT_HEALTH_SOURCE_DIR", "data/landing"))
+    parser.add_argument(
+        "--warehouse", default=os.environ.get("ACCOUNT_HEALTH_WAREHOUSE", "warehouse/health.duckdb")
+    )
+    parser.add_argument("--destination", default="duckdb", choices=["duckdb", "postgres"])
+    parser.add_argument("--quiet", action="store_true", help="log only the summary")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    load_drop(args.source_dir, args.warehouse, destination=args.destination, progress=not args.quiet)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
