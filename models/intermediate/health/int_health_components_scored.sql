@@ -1,0 +1,214 @@
+-- One row per account per day: the component scores (0-100), the usage, relationship and health
+-- composites and the quadrant, under the scoring config selected by var('scoring_config_version').
+-- Every formula is spelled out in _health__models.yml; DECISIONS.md says why.
+{%- set round_1 = "round(cast(({expr}) as " ~ dbt.type_numeric() ~ "), 1)" %}
+
+with
+
+usage_signals as (
+
+    select * from {{ ref('int_usage_signals_rolled_to_account_days') }}
+
+),
+
+cs_signals as (
+
+    select * from {{ ref('int_cs_signals_rolled_to_account_days') }}
+
+),
+
+accounts as (
+
+    select
+        account_id,
+        segment,
+        cast(created_at as date) as created_date
+    from {{ ref('stg_crm__accounts') }}
+
+),
+
+scoring_config as (
+
+    select * from {{ ref('int_scoring_config_pivoted_to_segments') }}
+
+),
+
+joined as (
+
+    select
+        usage_signals.account_id,
+        usage_signals.date_day,
+        accounts.created_date,
+        usage_signals.licensed_seats,
+        usage_signals.active_users_30d,
+        usage_signals.active_user_ratio_30d,
+        usage_signals.last_active_date,
+        usage_signals.source_last_event_date,
+        usage_signals.key_feature_events_30d,
+        usage_signals.adopted_feature_weight_ratio,
+        usage_signals.feature_gate_hits_30d,
+        usage_signals.quota_threshold_events_30d,
+        usage_signals.top_user_event_share_30d,
+        cs_signals.last_human_touch_date,
+        cs_signals.human_touches_90d,
+        cs_signals.avg_sentiment_points_90d,
+        cs_signals.avg_nps_180d,
+        cs_signals.avg_nps_last_90d,
+        cs_signals.avg_nps_prior_90d,
+        cs_signals.tickets_opened_30d,
+        cs_signals.open_tickets,
+        cs_signals.oldest_open_ticket_age_days,
+        -- inactivity is counted up to the source's last event day: a stale source costs nobody recency
+        {{ dbt.datediff(
+            'usage_signals.last_active_date',
+            'coalesce(usage_signals.source_last_event_date, usage_signals.date_day)',
+            'day'
+        ) }} as days_since_active,
+        {{ dbt.datediff('cs_signals.last_human_touch_date', 'usage_signals.date_day', 'day') }}
+            as days_since_human_touch,
+        {{ dbt.datediff('accounts.created_date', 'usage_signals.date_day', 'day') }} as account_age_days,
+        {{ dbt.datediff('usage_signals.source_last_event_date', 'usage_signals.date_day', 'day') }}
+            as days_since_source_event,
+        case
+            when usage_signals.active_users_30d > 0
+                then 1.0 * usage_signals.key_feature_events_30d / usage_signals.active_users_30d
+            else 0
+        end as key_feature_events_per_active_user_30d,
+        scoring_config.*
+    from usage_signals
+    inner join accounts
+        on usage_signals.account_id = accounts.account_id
+    inner join scoring_config
+        on coalesce(accounts.segment, '*') = scoring_config.segment
+    left join cs_signals
+        on
+            usage_signals.account_id = cs_signals.account_id
+            and usage_signals.date_day = cs_signals.date_day
+
+),
+
+components_scored as (
+
+    select
+        *,
+        -- recency: exponential decay, halves every recency_half_life_days; never active = 0
+        {{ round_1.format(expr="case when last_active_date is null then 0
+            else 100 * power(0.5, days_since_active / recency_half_life_days) end") }} as recency_score,
+        -- adoption: weighted share of key features used in the last 30 days
+        {{ round_1.format(expr="100 * adopted_feature_weight_ratio") }} as adoption_score,
+        -- depth: percentile of key-feature events per active user among same-segment accounts that day
+        {{ round_1.format(expr="case when key_feature_events_per_active_user_30d > 0
+            then 100 * cume_dist() over (
+                partition by segment, date_day order by key_feature_events_per_active_user_30d
+            ) else 0 end") }} as depth_score,
+        -- breadth: active users 30d over licensed seats, full marks at breadth_target_ratio
+        {{ round_1.format(expr="100 * least(active_user_ratio_30d / breadth_target_ratio, 1)") }}
+            as breadth_score,
+        -- CS engagement: recency of the last human touch (decay) and frequency of human touches in 90 days
+        {{ round_1.format(expr="100 * (
+            cs_recency_share * case when last_human_touch_date is null then 0
+                else power(0.5, days_since_human_touch / cs_touch_half_life_days) end
+            + (1 - cs_recency_share) * least(coalesce(human_touches_90d, 0) / cs_touch_target_90d, 1)
+        )") }} as cs_engagement_score,
+        -- NPS: level (180-day average x 10) plus the trend of the last 90 days over the 90 before
+        {{ round_1.format(expr="case when avg_nps_180d is null then nps_missing_score
+            else greatest(0, least(100,
+                10 * avg_nps_180d
+                + coalesce((avg_nps_last_90d - avg_nps_prior_90d) * nps_trend_points_per_nps_point, 0)
+            )) end") }} as nps_score,
+        -- support friction: tickets opened in 30 days and the age of the oldest open ticket cost points
+        {{ round_1.format(expr="greatest(0,
+            100
+            - coalesce(tickets_opened_30d, 0) * support_ticket_penalty
+            - coalesce(oldest_open_ticket_age_days, 0) * open_ticket_age_penalty_per_day
+        )") }} as support_score,
+        -- CSM sentiment: average of human touches' sentiment in 90 days (positive 100 / neutral 50 / negative 0)
+        {{ round_1.format(expr="coalesce(avg_sentiment_points_90d, sentiment_missing_score)") }} as sentiment_score
+    from joined
+
+),
+
+composites_scored as (
+
+    select
+        *,
+        {{ round_1.format(expr="usage_recency_weight * recency_score
+            + usage_adoption_weight * adoption_score
+            + usage_depth_weight * depth_score
+            + usage_breadth_weight * breadth_score") }} as usage_score,
+        {{ round_1.format(expr="relationship_nps_weight * nps_score
+            + relationship_support_weight * support_score
+            + relationship_cs_engagement_weight * cs_engagement_score
+            + relationship_sentiment_weight * sentiment_score") }} as relationship_score,
+        {{ round_1.format(expr="health_recency_weight * recency_score
+            + health_adoption_weight * adoption_score
+            + health_depth_weight * depth_score
+            + health_breadth_weight * breadth_score
+            + health_cs_engagement_weight * cs_engagement_score") }} as health_score
+    from components_scored
+
+),
+
+final as (
+
+    select
+        {{ dbt.concat(["account_id", "'|'", dbt.cast("date_day", dbt.type_string())]) }} as account_day_id,
+        account_id,
+        date_day,
+        segment,
+        config_version,
+        recency_score,
+        adoption_score,
+        depth_score,
+        breadth_score,
+        cs_engagement_score,
+        nps_score,
+        support_score,
+        sentiment_score,
+        usage_score,
+        relationship_score,
+        health_score,
+        case
+            when usage_score >= quadrant_usage_threshold and relationship_score >= quadrant_relationship_threshold
+                then 'Champions'
+            when usage_score >= quadrant_usage_threshold then 'Frustrated Power Users'
+            when relationship_score >= quadrant_relationship_threshold then 'Relationship-Dependent'
+            else 'Churn Risk'
+        end as quadrant,
+        case
+            when account_age_days < min_account_age_days then 'account_too_new'
+            when source_last_event_date is null or days_since_source_event >= source_stale_days
+                then 'source_stale'
+        end as insufficient_data_reason,
+        days_since_active,
+        days_since_human_touch,
+        account_age_days,
+        last_active_date,
+        last_human_touch_date,
+        licensed_seats,
+        active_users_30d,
+        active_user_ratio_30d,
+        adopted_feature_weight_ratio,
+        key_feature_events_30d,
+        key_feature_events_per_active_user_30d,
+        human_touches_90d,
+        avg_nps_180d,
+        avg_nps_last_90d,
+        avg_nps_prior_90d,
+        tickets_opened_30d,
+        open_tickets,
+        oldest_open_ticket_age_days,
+        feature_gate_hits_30d,
+        quota_threshold_events_30d,
+        top_user_event_share_30d,
+        health_recency_weight,
+        health_adoption_weight,
+        health_depth_weight,
+        health_breadth_weight,
+        health_cs_engagement_weight,
+        healthy_threshold
+    from composites_scored
+
+)
+
+select * from final

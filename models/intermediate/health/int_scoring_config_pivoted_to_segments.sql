@@ -1,0 +1,101 @@
+-- One row per account segment: the scoring parameters of the selected config_version, a
+-- segment-specific value where seeds/scoring_config.csv has one, else the '*' default.
+{%- set parameters = [
+    'health_recency_weight', 'health_adoption_weight', 'health_depth_weight',
+    'health_breadth_weight', 'health_cs_engagement_weight',
+    'usage_recency_weight', 'usage_adoption_weight', 'usage_depth_weight', 'usage_breadth_weight',
+    'relationship_nps_weight', 'relationship_support_weight',
+    'relationship_cs_engagement_weight', 'relationship_sentiment_weight',
+    'recency_half_life_days', 'breadth_target_ratio', 'cs_touch_half_life_days',
+    'cs_touch_target_90d', 'cs_recency_share', 'nps_missing_score',
+    'nps_trend_points_per_nps_point', 'sentiment_missing_score', 'support_ticket_penalty',
+    'open_ticket_age_penalty_per_day', 'healthy_threshold', 'quadrant_usage_threshold',
+    'quadrant_relationship_threshold', 'min_account_age_days', 'source_stale_days',
+    'alert_low_health_threshold', 'alert_health_drop_points', 'alert_no_login_days',
+    'alert_no_cs_touch_days', 'signal_seat_utilisation_ratio', 'signal_feature_gate_hits_30d',
+    'signal_power_user_share', 'signal_power_user_min_seats', 'signal_quota_events_30d',
+    'signal_no_contact_days', 'priority_health_weight', 'priority_arr_weight',
+    'priority_renewal_weight',
+] %}
+{#- The list above is the config schema (parameter names), not business values: those live in the seed. #}
+
+with
+
+scoring_config as (
+
+    select
+        config_version,
+        segment,
+        parameter_name,
+        cast(parameter_value as {{ dbt.type_float() }}) as parameter_value
+    from {{ ref('scoring_config') }}
+    where config_version = '{{ var("scoring_config_version") }}'
+
+),
+
+accounts as (
+
+    select segment from {{ ref('stg_crm__accounts') }}
+
+),
+
+-- every segment that accounts use, plus '*' for accounts without one
+segments as (
+
+    select segment from accounts where segment is not null
+    union  -- set semantics: each segment once
+    select '*' as segment
+
+),
+
+defaults as (
+
+    select
+        parameter_name,
+        parameter_value
+    from scoring_config
+    where segment = '*'
+
+),
+
+overrides as (
+
+    select
+        segment,
+        parameter_name,
+        parameter_value
+    from scoring_config
+    where segment <> '*'
+
+),
+
+resolved as (
+
+    select
+        segments.segment,
+        defaults.parameter_name,
+        coalesce(overrides.parameter_value, defaults.parameter_value) as parameter_value
+    from segments
+    cross join defaults
+    left join overrides
+        on
+            segments.segment = overrides.segment
+            and defaults.parameter_name = overrides.parameter_name
+
+),
+
+final as (
+
+    select
+        segment,
+        '{{ var("scoring_config_version") }}' as config_version,
+        {%- for parameter in parameters %}
+        max(case when parameter_name = '{{ parameter }}' then parameter_value end) as {{ parameter }}
+        {{- "," if not loop.last }}
+        {%- endfor %}
+    from resolved
+    group by segment
+
+)
+
+select * from final

@@ -1,0 +1,161 @@
+-- One row per account per day: the component scores, composites, band and quadrant, the CSM
+-- override in force beside them (never replacing them), and the explanation of the 30-day move.
+
+with
+
+components as (
+
+    select * from {{ ref('int_health_components_scored') }}
+
+),
+
+overrides as (
+
+    select * from {{ ref('int_health_overrides_resolved_to_account_days') }}
+
+),
+
+accounts_daily as (
+
+    select
+        account_id,
+        date_day,
+        arr,
+        renewal_date,
+        subscription_status
+    from {{ ref('int_accounts_daily') }}
+
+),
+
+banded as (
+
+    select
+        components.*,
+        accounts_daily.arr,
+        accounts_daily.renewal_date,
+        accounts_daily.subscription_status,
+        overrides.override_id,
+        overrides.override_quadrant,
+        overrides.override_score,
+        overrides.override_note,
+        overrides.override_author,
+        overrides.override_expires_at,
+        overrides.override_id is not null as has_override,
+        coalesce(overrides.is_override_at_risk, false) as is_override_at_risk,
+        case
+            when components.insufficient_data_reason is not null then 'insufficient_data'
+            when components.health_score < {{ var('at_risk_threshold') }} then 'at_risk'
+            when components.health_score >= components.healthy_threshold then 'healthy'
+            else 'neutral'
+        end as health_band
+    from components
+    left join accounts_daily
+        on
+            components.account_id = accounts_daily.account_id
+            and components.date_day = accounts_daily.date_day
+    left join overrides
+        on
+            components.account_id = overrides.account_id
+            and components.date_day = overrides.date_day
+
+),
+
+-- the same account 30 days earlier, to explain the move component by component
+compared as (
+
+    select
+        today.*,
+        today.health_score - earlier.health_score as health_score_delta_30d,
+        today.health_recency_weight * (today.recency_score - earlier.recency_score)
+            as recency_contribution_30d,
+        today.health_adoption_weight * (today.adoption_score - earlier.adoption_score)
+            as adoption_contribution_30d,
+        today.health_depth_weight * (today.depth_score - earlier.depth_score)
+            as depth_contribution_30d,
+        today.health_breadth_weight * (today.breadth_score - earlier.breadth_score)
+            as breadth_contribution_30d,
+        today.health_cs_engagement_weight * (today.cs_engagement_score - earlier.cs_engagement_score)
+            as cs_engagement_contribution_30d,
+        -- how much the override moved the CSM-adjusted reading beyond the computed move
+        (coalesce(today.override_score, today.health_score) - coalesce(earlier.override_score, earlier.health_score))
+        - (today.health_score - earlier.health_score) as override_contribution_30d
+    from banded as today
+    left join banded as earlier
+        on
+            today.account_id = earlier.account_id
+            and earlier.date_day = {{ dbt.dateadd('day', -30, 'today.date_day') }}
+
+),
+
+final as (
+
+    select
+        account_day_id,
+        account_id,
+        date_day,
+        segment,
+        config_version,
+        recency_score,
+        adoption_score,
+        depth_score,
+        breadth_score,
+        cs_engagement_score,
+        nps_score,
+        support_score,
+        sentiment_score,
+        usage_score,
+        relationship_score,
+        health_score,
+        health_band,
+        quadrant,
+        insufficient_data_reason is not null as is_insufficient_data,
+        insufficient_data_reason,
+        coalesce(
+            (health_score < {{ var('at_risk_threshold') }} and insufficient_data_reason is null)
+            or is_override_at_risk,
+            false
+        ) as is_at_risk,
+        has_override,
+        override_id,
+        override_score,
+        override_quadrant,
+        override_note,
+        override_author,
+        override_expires_at,
+        is_override_at_risk,
+        health_score_delta_30d,
+        recency_contribution_30d,
+        adoption_contribution_30d,
+        depth_contribution_30d,
+        breadth_contribution_30d,
+        cs_engagement_contribution_30d,
+        override_contribution_30d,
+        arr,
+        renewal_date,
+        subscription_status,
+        days_since_active,
+        days_since_human_touch,
+        account_age_days,
+        last_active_date,
+        last_human_touch_date,
+        licensed_seats,
+        active_users_30d,
+        active_user_ratio_30d,
+        adopted_feature_weight_ratio,
+        key_feature_events_30d,
+        key_feature_events_per_active_user_30d,
+        human_touches_90d,
+        avg_nps_180d,
+        avg_nps_last_90d,
+        avg_nps_prior_90d,
+        tickets_opened_30d,
+        open_tickets,
+        oldest_open_ticket_age_days,
+        feature_gate_hits_30d,
+        quota_threshold_events_30d,
+        top_user_event_share_30d
+    from compared
+
+)
+
+select * from final
