@@ -68,7 +68,10 @@ metrics[3].metric("Quadrant", str(account["quadrant"]))
 money = st.columns(4)
 money[0].metric("ARR", ui.money(account["arr"]))
 money[1].metric("MRR", ui.money(account["mrr"]))
-money[2].metric("Renewal date", str(account["renewal_date"]) if pd.notna(account["renewal_date"]) else "—")
+money[2].metric(
+    "Renewal date",
+    f"{pd.Timestamp(account['renewal_date']):%Y-%m-%d}" if pd.notna(account["renewal_date"]) else "—",
+)
 money[3].metric("Days to renewal", ui.number(account["days_to_renewal"]))
 
 usage = st.columns(4)
