@@ -165,6 +165,8 @@ def parse_event_files(
             case when is_object then message_id end as message_id,
             case when is_object and message_id is not null then payload_hash end as _payload_hash,
             case when not is_object or message_id is null then line end as raw_line,
+            -- landing fact kept for staging: was the delivered line a JSON object at all?
+            is_object as _is_json_object,
             cast('{loaded}' as timestamptz) as _loaded_at
         from all_rows
         order by source_file, line_number

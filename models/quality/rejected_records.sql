@@ -1,0 +1,50 @@
+-- Every raw record staging could not use, with the first reason found (CONTRACT 1b).
+-- Each base_<system>__<entity> view types its raw table and names a rejection_reason; the stg_
+-- model keeps the rows without one and this model collects the rest, so per raw table
+-- raw rows = staged rows + rejected rows (tests/staging/reconciliation/).
+{%- set checked_models = [
+    ('product', 'events', 'base_product__events'),
+    ('product', 'event_deliveries', 'base_product__event_deliveries'),
+    ('product', 'account_memberships', 'base_product__account_memberships'),
+    ('stripe', 'customers', 'base_stripe__customers'),
+    ('stripe', 'subscriptions', 'base_stripe__subscriptions'),
+    ('stripe', 'subscriptions__items__data', 'base_stripe__subscription_items'),
+    ('stripe', 'invoices', 'base_stripe__invoices'),
+    ('stripe', 'invoices__lines__data', 'base_stripe__invoice_lines'),
+    ('crm', 'accounts', 'base_crm__accounts'),
+    ('crm', 'cs_activities', 'base_crm__cs_activities'),
+    ('crm', 'nps_responses', 'base_crm__nps_responses'),
+    ('crm', 'support_tickets', 'base_crm__support_tickets'),
+    ('crm', 'health_overrides', 'base_crm__health_overrides'),
+] %}
+with
+
+rejections as (
+    {%- for source_system, source_table, model in checked_models %}
+    select
+        '{{ source_system }}' as source_system,
+        '{{ source_table }}' as source_table,
+        cast(record_key as {{ dbt.type_string() }}) as record_key,
+        rejection_reason as reason,
+        raw_payload
+    from {{ ref(model) }}
+    where rejection_reason is not null
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+final as (
+    select
+        {{ dbt.hash(dbt.concat(['source_system', "'|'", 'source_table', "'|'", 'record_key'])) }}
+            as rejected_record_id,
+        source_system,
+        source_table,
+        record_key,
+        reason,
+        raw_payload
+    from rejections
+)
+
+select * from final

@@ -1,0 +1,107 @@
+-- Invoice lines flattened from dlt's child table (both Stripe line shapes), typed, with the first
+-- reason each cannot be used (null = valid).
+{%- set lines = source('stripe', 'invoices__lines__data') %}
+with
+
+source as (
+    select * from {{ lines }}
+),
+
+invoices as (
+    select
+        dlt_id,
+        stripe_invoice_id,
+        stripe_subscription_id,
+        rejection_reason as parent_rejection_reason
+    from {{ ref('base_stripe__invoices') }}
+),
+
+typed as (
+    select
+        source.id as stripe_invoice_line_id,
+        invoices.stripe_invoice_id,
+        coalesce(
+            {{ column_or_null(lines, 'subscription', dbt.type_string(), 'source') }},
+            {{ column_or_null(lines, 'parent__subscription_item_details__subscription', dbt.type_string(), 'source') }},
+            invoices.stripe_subscription_id
+        ) as stripe_subscription_id,
+        coalesce(
+            {{ column_or_null(lines, 'subscription_item', dbt.type_string(), 'source') }},
+            {{ column_or_null(lines, 'parent__subscription_item_details__subscription_item', dbt.type_string(), 'source') }}
+        ) as stripe_subscription_item_id,
+        coalesce(
+            {{ column_or_null(lines, 'price__id', dbt.type_string(), 'source') }},
+            {{ column_or_null(lines, 'pricing__price_details__price', dbt.type_string(), 'source') }}
+        ) as stripe_price_id,
+        coalesce(
+            {{ column_or_null(lines, 'type', dbt.type_string(), 'source') }},
+            case {{ column_or_null(lines, 'parent__type', dbt.type_string(), 'source') }}
+                when 'subscription_item_details' then 'subscription'
+                when 'invoice_item_details' then 'invoiceitem'
+            end
+        ) as line_type,
+        {{ column_or_null(lines, 'price__type', dbt.type_string(), 'source') }} as price_type,
+        coalesce(
+            {{ column_or_null(lines, 'proration', dbt.type_boolean(), 'source') }},
+            {{ column_or_null(lines, 'parent__subscription_item_details__proration', dbt.type_boolean(), 'source') }},
+            false
+        ) as is_proration,
+        {{ column_or_null(lines, 'quantity', dbt.type_bigint(), 'source') }} as quantity,
+        {{ column_or_null(lines, 'amount', dbt.type_bigint(), 'source') }} as amount_cents,
+        {{ column_or_null(lines, 'price__unit_amount', dbt.type_bigint(), 'source') }} as unit_amount_cents,
+        lower(coalesce({{ column_or_null(lines, 'currency', dbt.type_string(), 'source') }}, {{ column_or_null(lines, 'price__currency', dbt.type_string(), 'source') }}))
+            as currency,
+        {{ column_or_null(lines, 'price__recurring__interval', dbt.type_string(), 'source') }} as billing_interval,
+        {{ column_or_null(lines, 'price__recurring__interval_count', dbt.type_bigint(), 'source') }} as billing_interval_count,
+        {{ column_or_null(lines, 'price__metadata__kind', dbt.type_string(), 'source') }} as price_kind,
+        {{ timestamp_from_unix_seconds(column_or_null(lines, 'period__start', dbt.type_bigint(), 'source')) }} as period_start_at,
+        {{ timestamp_from_unix_seconds(column_or_null(lines, 'period__end', dbt.type_bigint(), 'source')) }} as period_end_at,
+        invoices.parent_rejection_reason,
+        source._loaded_at as loaded_at,
+        source.id as record_key,
+        {{ row_to_json_text('source') }} as raw_payload
+    from source
+    left join invoices
+        on source._dlt_parent_id = invoices.dlt_id
+),
+
+checked as (
+    select
+        stripe_invoice_line_id,
+        stripe_invoice_id,
+        stripe_subscription_id,
+        stripe_subscription_item_id,
+        stripe_price_id,
+        line_type,
+        -- recurring: the expanded price says so; without it (2025+ shape) a subscription line is
+        coalesce(
+            price_type = 'recurring',
+            case when billing_interval is not null then true end,
+            line_type = 'subscription',
+            false
+        ) as is_recurring,
+        is_proration,
+        quantity,
+        cast(amount_cents as {{ dbt.type_numeric() }}) / 100 as amount,
+        cast(unit_amount_cents as {{ dbt.type_numeric() }}) / 100 as unit_amount,
+        currency,
+        billing_interval,
+        billing_interval_count,
+        price_kind,
+        period_start_at,
+        period_end_at,
+        loaded_at,
+        record_key,
+        raw_payload,
+        case
+            when parent_rejection_reason is not null then 'parent_rejected'
+            -- credits of a proration are legitimately negative; any other negative line is not
+            when (amount_cents < 0 and not is_proration) or quantity < 0 then 'negative_amount'
+            when currency is null
+                or currency not in ('{{ var("accepted_currencies") | join("', '") }}') then 'unknown_currency'
+            when billing_interval not in ('day', 'week', 'month', 'year') then 'invalid_value'
+        end as rejection_reason
+    from typed
+)
+
+select * from checked

@@ -1,0 +1,68 @@
+-- Subscription items flattened from dlt's child table, typed, with the first reason each cannot be used.
+{%- set items = source('stripe', 'subscriptions__items__data') %}
+with
+
+source as (
+    select * from {{ items }}
+),
+
+subscriptions as (
+    select
+        dlt_id,
+        stripe_subscription_id,
+        rejection_reason as parent_rejection_reason
+    from {{ ref('base_stripe__subscriptions') }}
+),
+
+typed as (
+    select
+        source.id as stripe_subscription_item_id,
+        coalesce({{ column_or_null(items, 'subscription', dbt.type_string(), 'source') }},
+            subscriptions.stripe_subscription_id) as stripe_subscription_id,
+        {{ column_or_null(items, 'price__id', dbt.type_string(), 'source') }} as stripe_price_id,
+        {{ column_or_null(items, 'price__product', dbt.type_string(), 'source') }} as stripe_product_id,
+        {{ column_or_null(items, 'quantity', dbt.type_bigint(), 'source') }} as quantity,
+        {{ column_or_null(items, 'price__unit_amount', dbt.type_bigint(), 'source') }} as unit_amount_cents,
+        lower({{ column_or_null(items, 'price__currency', dbt.type_string(), 'source') }}) as currency,
+        {{ column_or_null(items, 'price__recurring__interval', dbt.type_string(), 'source') }} as billing_interval,
+        {{ column_or_null(items, 'price__recurring__interval_count', dbt.type_bigint(), 'source') }}
+            as billing_interval_count,
+        {{ column_or_null(items, 'price__metadata__kind', dbt.type_string(), 'source') }} as price_kind,
+        subscriptions.parent_rejection_reason,
+        source._loaded_at as loaded_at,
+        source.id as record_key,
+        {{ row_to_json_text('source') }} as raw_payload
+    from source
+    left join subscriptions
+        on source._dlt_parent_id = subscriptions.dlt_id
+),
+
+checked as (
+    select
+        stripe_subscription_item_id,
+        stripe_subscription_id,
+        stripe_price_id,
+        stripe_product_id,
+        quantity,
+        unit_amount_cents,
+        cast(unit_amount_cents as {{ dbt.type_numeric() }}) / 100 as unit_amount,
+        currency,
+        billing_interval,
+        billing_interval_count,
+        price_kind,
+        loaded_at,
+        record_key,
+        raw_payload,
+        case
+            when parent_rejection_reason is not null then 'parent_rejected'
+            when unit_amount_cents < 0 or quantity < 0 then 'negative_amount'
+            when currency is null
+                or currency not in ('{{ var("accepted_currencies") | join("', '") }}') then 'unknown_currency'
+            when billing_interval is null or billing_interval not in ('day', 'week', 'month', 'year')
+                then 'invalid_value'
+            when billing_interval_count is null or billing_interval_count < 1 then 'invalid_value'
+        end as rejection_reason
+    from typed
+)
+
+select * from checked
