@@ -175,6 +175,7 @@ rolled as (
 final as (
 
     select
+        {{ dbt.concat(["rolled.account_id", "'|'", dbt.cast("rolled.date_day", dbt.type_string())]) }} as account_day_id,
         rolled.account_id,
         rolled.date_day,
         rolled.last_human_touch_date,

@@ -60,6 +60,7 @@ active_overrides as (
 final as (
 
     select
+        {{ dbt.concat(["account_id", "'|'", dbt.cast("date_day", dbt.type_string())]) }} as account_day_id,
         account_id,
         date_day,
         override_id,
