@@ -1,0 +1,76 @@
+-- Every event with the user it belongs to: its own userId, else the userId of the first identify
+-- call with the same anonymousId at or after it (CONTRACT section 2; DECISIONS.md "Identity").
+
+with
+
+events as (
+    select
+        event_id,
+        message_type,
+        event_name,
+        user_id,
+        anonymous_id,
+        context_group_id,
+        group_id,
+        email,
+        feature_name,
+        milestone_name,
+        quota_name,
+        quota_threshold_pct,
+        event_at
+    from {{ ref('stg_product__events') }}
+),
+
+-- One timeline per anonymous id, newest first: the running count of identify calls seen so far
+-- numbers the stretches that each end (in time) with one identify call. On a tie in time the
+-- identify call sorts first, so an identify at the event's own timestamp counts as "later".
+anonymous_timeline as (
+    select
+        event_id,
+        anonymous_id,
+        case when message_type = 'identify' and user_id is not null then user_id end as identified_user_id,
+        sum(case when message_type = 'identify' and user_id is not null then 1 else 0 end) over (
+            partition by anonymous_id
+            order by
+                event_at desc,
+                case when message_type = 'identify' and user_id is not null then 0 else 1 end,
+                event_id
+            rows between unbounded preceding and current row
+        ) as identify_stretch
+    from events
+    where anonymous_id is not null
+),
+
+stitched as (
+    select
+        event_id,
+        -- Stretch 0 has no identify call at or after the event: the anonymous id stays anonymous.
+        case
+            when identify_stretch > 0
+                then max(identified_user_id) over (partition by anonymous_id, identify_stretch)
+        end as stitched_user_id
+    from anonymous_timeline
+),
+
+final as (
+    select
+        events.event_id,
+        events.message_type,
+        events.event_name,
+        coalesce(events.user_id, stitched.stitched_user_id) as user_id,
+        events.anonymous_id,
+        events.user_id is null and stitched.stitched_user_id is not null as is_stitched,
+        events.context_group_id,
+        events.group_id,
+        events.email,
+        events.feature_name as gated_feature_name,
+        events.milestone_name,
+        events.quota_name,
+        events.quota_threshold_pct,
+        events.event_at
+    from events
+    left join stitched
+        on events.event_id = stitched.event_id
+)
+
+select * from final

@@ -1,0 +1,303 @@
+-- Product usage per account per day, quiet days included, with 7- and 30-day rolling windows.
+-- Incremental: each run recomputes the days from (last built day - usage_lookback_days) on, so
+-- late events are counted and the result equals a full refresh (tests/python/test_usage_incremental.py).
+-- In-model config because the strategy is engine-specific: it comes from the one dispatched macro
+-- macros/cross_db/day_grain_incremental.sql.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=day_grain_incremental_strategy(),
+        partition_by=day_grain_partition_by(),
+        unique_key='account_day_id',
+        on_schema_change='append_new_columns',
+    )
+}}
+
+{%- set session_gap_seconds = var('session_gap_minutes') * 60 %}
+
+with
+
+{% if is_incremental() %}
+-- First day to recompute; earlier days stay as built.
+reprocess_window as (
+    select
+        coalesce(
+            cast({{ dbt.dateadd('day', -1 * var('usage_lookback_days'), 'max(date_day)') }} as date),
+            cast('1900-01-01' as date)
+        ) as reprocess_from_date
+    from {{ this }}
+),
+
+-- The latest activity before the recomputed stretch (and its 30-day warm-up), carried forward.
+prior_activity as (
+    select
+        built_days.account_id,
+        max(built_days.last_active_at) as last_active_at
+    from {{ this }} as built_days
+    cross join reprocess_window
+    where built_days.date_day < {{ dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') }}
+    group by built_days.account_id
+),
+{% else %}
+reprocess_window as (
+    select cast('1900-01-01' as date) as reprocess_from_date
+),
+
+prior_activity as (
+    select
+        cast(null as {{ dbt.type_string() }}) as account_id,
+        cast(null as {{ dbt.type_timestamp() }}) as last_active_at
+    where 1 = 0
+),
+{% endif %}
+
+-- Days of the recomputed stretch plus 30 warm-up days that rolling windows need.
+spine as (
+    select
+        spine_days.account_day_id,
+        spine_days.account_id,
+        spine_days.date_day,
+        spine_days.date_day >= reprocess_window.reprocess_from_date as is_reprocessed
+    from {{ ref('int_accounts_spined_to_days') }} as spine_days
+    cross join reprocess_window
+    where spine_days.date_day >= {{ dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') }}
+),
+
+-- One day before the stretch too: a session that starts at 23:50 owns the 00:10 event after it.
+resolved_events as (
+    select
+        resolved.event_id,
+        resolved.account_id,
+        resolved.user_id,
+        resolved.anonymous_id,
+        resolved.event_at,
+        resolved.event_date,
+        resolved.message_type,
+        resolved.event_name,
+        resolved.feature_name
+    from {{ ref('int_events_resolved_to_accounts') }} as resolved
+    cross join reprocess_window
+    where resolved.event_date >= {{ dbt.dateadd('day', -1, 'reprocess_window.reprocess_from_date') }}
+),
+
+user_days as (
+    select
+        user_days.account_id,
+        user_days.user_id,
+        user_days.date_day,
+        user_days.events,
+        user_days.track_events,
+        user_days.last_event_at
+    from {{ ref('int_usage_aggregated_to_account_user_days') }} as user_days
+    cross join reprocess_window
+    where user_days.date_day >= {{ dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') }}
+),
+
+feature_days as (
+    select
+        feature_days.account_id,
+        feature_days.feature_name,
+        feature_days.date_day
+    from {{ ref('int_feature_usage_aggregated_to_account_days') }} as feature_days
+    cross join reprocess_window
+    where feature_days.date_day >= {{ dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') }}
+),
+
+-- A session is one actor's run of events in one account with no gap of session_gap_minutes or
+-- more: a gap of exactly 30:00 starts a new session, 29:59 does not. The actor is the user, or
+-- the anonymous id for events attributed without a user.
+events_with_previous as (
+    select
+        account_id,
+        event_date,
+        event_at,
+        lag(event_at) over (
+            partition by account_id, coalesce(user_id, anonymous_id)
+            order by event_at, event_id
+        ) as previous_event_at
+    from resolved_events
+),
+
+daily_sessions as (
+    select
+        account_id,
+        event_date as date_day,
+        count(*) as sessions
+    from events_with_previous
+    where
+        previous_event_at is null
+        or {{ dbt.datediff('previous_event_at', 'event_at', 'second') }} >= {{ session_gap_seconds }}
+    group by
+        account_id,
+        event_date
+),
+
+daily_events as (
+    select
+        account_id,
+        event_date as date_day,
+        count(*) as events,
+        sum(case when message_type = 'track' then 1 else 0 end) as track_events,
+        count(distinct case when message_type = 'track' then user_id end) as active_users,
+        count(distinct feature_name) as key_features_used,
+        -- Event vocabulary: docs/ARCHITECTURE.md "The demo company's event vocabulary".
+        sum(case when message_type = 'track' and event_name = 'feature_gate.hit' then 1 else 0 end)
+            as feature_gate_hits,
+        sum(case when message_type = 'track' and event_name = 'quota.threshold_reached' then 1 else 0 end)
+            as quota_threshold_events,
+        sum(case when message_type = 'track' and event_name = 'onboarding.milestone_completed' then 1 else 0 end)
+            as milestone_completions
+    from resolved_events
+    group by
+        account_id,
+        event_date
+),
+
+daily_users as (
+    select
+        account_id,
+        date_day,
+        max(events) as top_user_events,
+        max(last_event_at) as last_user_event_at
+    from user_days
+    group by
+        account_id,
+        date_day
+),
+
+-- Rolling distinct counts without a day x user cross join: a user active on day d counts on the
+-- days [d, min(d + W, next active day)), so every user-day adds +1 once and -1 once, and a running
+-- sum of these steps is the number of distinct active users in the W days ending on each day.
+active_user_days as (
+    select
+        account_id,
+        date_day,
+        lead(date_day) over (partition by account_id, user_id order by date_day) as next_active_date
+    from user_days
+    where track_events > 0
+),
+
+active_feature_days as (
+    select
+        account_id,
+        date_day,
+        lead(date_day) over (partition by account_id, feature_name order by date_day) as next_active_date
+    from feature_days
+),
+
+window_steps as (
+    {% for source, measure in [('active_user_days', 'users'), ('active_feature_days', 'features')] %}
+        {% for window_days in [7, 30] %}
+            select
+                account_id,
+                date_day as step_day,
+                '{{ measure }}_{{ window_days }}d' as measure,
+                1 as step
+            from {{ source }}
+            union all
+            select
+                account_id,
+                case
+                    when
+                        next_active_date is not null
+                        and next_active_date < {{ dbt.dateadd('day', window_days, 'date_day') }}
+                        then next_active_date
+                    else cast({{ dbt.dateadd('day', window_days, 'date_day') }} as date)
+                end as step_day,
+                '{{ measure }}_{{ window_days }}d' as measure,
+                -1 as step
+            from {{ source }}
+            {% if not loop.last %}union all{% endif %}
+        {% endfor %}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+daily_steps as (
+    select
+        account_id,
+        cast(step_day as date) as date_day,
+        sum(case when measure = 'users_7d' then step else 0 end) as users_7d_step,
+        sum(case when measure = 'users_30d' then step else 0 end) as users_30d_step,
+        sum(case when measure = 'features_7d' then step else 0 end) as features_7d_step,
+        sum(case when measure = 'features_30d' then step else 0 end) as features_30d_step
+    from window_steps
+    group by
+        account_id,
+        cast(step_day as date)
+),
+
+rolled as (
+    select
+        spine.account_day_id,
+        spine.account_id,
+        spine.date_day,
+        spine.is_reprocessed,
+        sum(coalesce(daily_steps.users_7d_step, 0)) over (
+            partition by spine.account_id order by spine.date_day rows between unbounded preceding and current row
+        ) as active_users_7d,
+        sum(coalesce(daily_steps.users_30d_step, 0)) over (
+            partition by spine.account_id order by spine.date_day rows between unbounded preceding and current row
+        ) as active_users_30d,
+        sum(coalesce(daily_steps.features_7d_step, 0)) over (
+            partition by spine.account_id order by spine.date_day rows between unbounded preceding and current row
+        ) as key_features_used_7d,
+        sum(coalesce(daily_steps.features_30d_step, 0)) over (
+            partition by spine.account_id order by spine.date_day rows between unbounded preceding and current row
+        ) as key_features_used_30d,
+        -- Latest event of any resolved user up to the day, seeded with what came before the stretch.
+        max(coalesce(daily_users.last_user_event_at, prior_activity.last_active_at)) over (
+            partition by spine.account_id order by spine.date_day rows between unbounded preceding and current row
+        ) as last_active_at
+    from spine
+    left join daily_steps
+        on
+            spine.account_id = daily_steps.account_id
+            and spine.date_day = daily_steps.date_day
+    left join daily_users
+        on
+            spine.account_id = daily_users.account_id
+            and spine.date_day = daily_users.date_day
+    left join prior_activity
+        on spine.account_id = prior_activity.account_id
+),
+
+final as (
+    select
+        rolled.account_day_id,
+        rolled.account_id,
+        rolled.date_day,
+        coalesce(daily_events.events, 0) as events,
+        coalesce(daily_events.track_events, 0) as track_events,
+        coalesce(daily_events.active_users, 0) as active_users,
+        coalesce(daily_sessions.sessions, 0) as sessions,
+        cast(daily_events.events as {{ dbt.type_numeric() }}) / nullif(daily_sessions.sessions, 0)
+            as events_per_session,
+        coalesce(daily_events.key_features_used, 0) as key_features_used,
+        coalesce(daily_events.feature_gate_hits, 0) as feature_gate_hits,
+        coalesce(daily_events.quota_threshold_events, 0) as quota_threshold_events,
+        coalesce(daily_events.milestone_completions, 0) as milestone_completions,
+        cast(daily_users.top_user_events as {{ dbt.type_numeric() }}) / nullif(daily_events.events, 0)
+            as top_user_event_share,
+        rolled.active_users_7d,
+        rolled.active_users_30d,
+        rolled.key_features_used_7d,
+        rolled.key_features_used_30d,
+        rolled.last_active_at
+    from rolled
+    left join daily_events
+        on
+            rolled.account_id = daily_events.account_id
+            and rolled.date_day = daily_events.date_day
+    left join daily_sessions
+        on
+            rolled.account_id = daily_sessions.account_id
+            and rolled.date_day = daily_sessions.date_day
+    left join daily_users
+        on
+            rolled.account_id = daily_users.account_id
+            and rolled.date_day = daily_users.date_day
+    where rolled.is_reprocessed
+)
+
+select * from final
