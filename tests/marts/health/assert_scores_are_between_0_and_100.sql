@@ -1,0 +1,13 @@
+-- Claim: every score of fct_account_health_daily lies in 0-100.
+{%- set scores = [
+    'recency_score', 'adoption_score', 'depth_score', 'breadth_score', 'cs_engagement_score',
+    'nps_score', 'support_score', 'sentiment_score', 'usage_score', 'relationship_score', 'health_score',
+] %}
+select
+    account_id,
+    date_day
+from {{ ref('fct_account_health_daily') }}
+where
+    {%- for score in scores %}
+    {{ score }} < 0 or {{ score }} > 100{{ " or" if not loop.last }}
+    {%- endfor %}
