@@ -41,11 +41,16 @@ def load(function: Callable[..., T], *args: Any, what: str = "", **kwargs: Any) 
         st.stop()
     except data.MartMissing as error:
         label = f"{what}: " if what else ""
-        st.warning(
-            f"{label}this section needs a mart that is not published yet ({', '.join(error.tables)}). "
-            "Run `make run` to rebuild and publish the warehouse."
-        )
+        missing_section(label + ", ".join(error.tables))
     return None
+
+
+def missing_section(what: str) -> None:
+    """The message shown in place of a section whose mart (or column) is not published."""
+    st.warning(
+        f"This section needs data that is not in the published warehouse ({what}). "
+        "Run `make run` to rebuild and publish the warehouse."
+    )
 
 
 def page_header(title: str, question: str) -> None:
@@ -108,33 +113,91 @@ def _quadrant_scale() -> alt.Scale:
     return alt.Scale(domain=QUADRANTS, range=QUADRANT_COLOURS)
 
 
-def arr_by_band_chart(frame: pd.DataFrame) -> alt.Chart:
-    """ARR-weighted histogram: one bar per health band, height = ARR."""
-    order = frame["health_band"].tolist()
+def _band_scale(bands: list[str]) -> alt.Scale:
+    """Bands from the lowest score to the highest, red to green."""
+    palette = ["#c62828", "#ef6c00", "#f9a825", "#9e9d24", "#2e7d32"]
+    if len(bands) <= 1:
+        colours = palette[-1:]
+    else:
+        step = (len(palette) - 1) / (len(bands) - 1)
+        colours = [palette[round(index * step)] for index in range(len(bands))]
+    return alt.Scale(domain=bands, range=colours)
+
+
+def arr_histogram_chart(frame: pd.DataFrame, bands: list[str], bin_width: int = 10) -> alt.Chart:
+    """ARR-weighted histogram of the health score: bar height = ARR in the bin, colour = band."""
     return (
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("health_band:N", sort=order, title="Health band (lowest score first)"),
-            y=alt.Y("arr:Q", title="ARR"),
-            color=alt.Color(
-                "health_band:N", sort=order, legend=None, scale=alt.Scale(scheme="redyellowgreen")
+            x=alt.X(
+                "score_bin:Q",
+                bin=alt.Bin(binned=True, step=bin_width),
+                scale=alt.Scale(domain=[0, 100]),
+                title="Health score",
             ),
-            tooltip=["health_band", alt.Tooltip("arr:Q", format=",.0f"), "accounts"],
+            x2="score_bin_end:Q",
+            y=alt.Y("arr:Q", stack=True, title="ARR"),
+            color=alt.Color("health_band:N", scale=_band_scale(bands), title="Health band"),
+            tooltip=["score_bin", "health_band", "accounts", alt.Tooltip("arr:Q", format=",.0f")],
         )
+        .transform_calculate(score_bin_end=f"datum.score_bin + {int(bin_width)}")
     )
 
 
-def quadrant_trend_chart(frame: pd.DataFrame) -> alt.Chart:
-    """Stacked area of ARR per quadrant over weeks."""
+def band_trend_chart(frame: pd.DataFrame, bands: list[str]) -> alt.Chart:
+    """Stacked area of ARR per health band over weeks (lowest band at the bottom)."""
+    ranks = {band: rank for rank, band in enumerate(bands)}
+    frame = frame.assign(band_rank=frame["health_band"].map(ranks).fillna(len(bands)))
     return (
         alt.Chart(frame)
         .mark_area()
         .encode(
             x=alt.X("week_start:T", title="Week"),
-            y=alt.Y("arr:Q", stack=True, title="ARR (today's value)"),
-            color=alt.Color("quadrant:N", scale=_quadrant_scale(), title="Quadrant"),
-            tooltip=["week_start:T", "quadrant", "accounts", alt.Tooltip("arr:Q", format=",.0f")],
+            y=alt.Y("arr:Q", stack=True, title="ARR"),
+            color=alt.Color("health_band:N", scale=_band_scale(bands), title="Health band"),
+            order=alt.Order("band_rank:Q"),
+            tooltip=["week_start:T", "health_band", "accounts", alt.Tooltip("arr:Q", format=",.0f")],
+        )
+    )
+
+
+def usage_vs_seats_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Active users (30 d) against licensed seats over days."""
+    long = frame.melt(
+        id_vars=["date_day"],
+        value_vars=["active_users_30d", "licensed_seats"],
+        var_name="measure",
+        value_name="users",
+    )
+    return (
+        alt.Chart(long, title="Active users (30 d) vs licensed seats")
+        .mark_line()
+        .encode(
+            x=alt.X("date_day:T", title="Day"),
+            y=alt.Y("users:Q", title="Users"),
+            color=alt.Color("measure:N", title=None),
+            tooltip=["date_day:T", "measure", "users"],
+        )
+    )
+
+
+def nps_trend_chart(frame: pd.DataFrame) -> alt.Chart:
+    """The account's average NPS answer over trailing windows, per day."""
+    long = frame.melt(
+        id_vars=["date_day"],
+        value_vars=["avg_nps_180d", "avg_nps_last_90d"],
+        var_name="average",
+        value_name="nps",
+    ).dropna()
+    return (
+        alt.Chart(long, title="NPS (average answer, 0-10)")
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=alt.X("date_day:T", title="Day"),
+            y=alt.Y("nps:Q", scale=alt.Scale(domain=[0, 10]), title="NPS answer"),
+            color=alt.Color("average:N", title=None),
+            tooltip=["date_day:T", "average", alt.Tooltip("nps:Q", format=".1f")],
         )
     )
 
@@ -174,7 +237,9 @@ def at_risk_chart(frame: pd.DataFrame) -> alt.Chart:
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("renewal_window:N", sort=RENEWAL_WINDOWS, title="Days to renewal"),
+            x=alt.X(
+                "renewal_window:N", sort=RENEWAL_WINDOWS, title="Days to renewal", axis=alt.Axis(labelAngle=0)
+            ),
             y=alt.Y("at_risk_arr:Q", title="At-risk ARR"),
             color=alt.Color("segment:N", title="Segment"),
             tooltip=[

@@ -139,18 +139,22 @@ def _run_batch(stamp: FileStamp, queries: dict[str, Query], optional: bool) -> d
         results: dict[str, pd.DataFrame | None] = {}
         for name, query in queries.items():
             missing = [table for table in query.tables if table not in existing]
-            if missing:
-                if optional:
-                    results[name] = None
-                    continue
+            if missing and not optional:
                 raise MartMissing(missing)
-            results[name] = connection.execute(query.sql, list(query.params)).df()
+            results[name] = None if missing else _execute(connection, query, optional)
         return results
-    except duckdb.CatalogException as error:
-        # A column the page expects is not in the mart (a mart published with another shape).
-        raise MartMissing([str(error).splitlines()[0]]) from error
     finally:
         connection.close()
+
+
+def _execute(connection: duckdb.DuckDBPyConnection, query: Query, optional: bool) -> pd.DataFrame | None:
+    """One query; a mart published without a column the query names is "missing", not a crash."""
+    try:
+        return connection.execute(query.sql, list(query.params)).df()
+    except (duckdb.CatalogException, duckdb.BinderException) as error:
+        if optional:
+            return None
+        raise MartMissing([str(error).splitlines()[0]]) from error
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=512)
@@ -247,11 +251,10 @@ ALL_MARTS = (
 )
 
 
-def portfolio_summary() -> pd.DataFrame:
+def _portfolio_summary_query() -> Query:
     """One row: accounts, ARR, at-risk accounts and ARR over the current accounts."""
-    return _frame(
-        Query(
-            f"""
+    return Query(
+        f"""
             select
                 count(*) as accounts,
                 coalesce(sum(arr), 0) as total_arr,
@@ -260,16 +263,14 @@ def portfolio_summary() -> pd.DataFrame:
                 avg(health_score) as mean_health_score
             from {DIM_ACCOUNTS}
             """,
-            tables=(DIM_ACCOUNTS,),
-        )
+        tables=(DIM_ACCOUNTS,),
     )
 
 
-def arr_by_health_band() -> pd.DataFrame:
+def _arr_by_health_band_query() -> Query:
     """ARR and accounts per health band (the ARR-weighted histogram)."""
-    return _frame(
-        Query(
-            f"""
+    return Query(
+        f"""
             select
                 health_band,
                 count(*) as accounts,
@@ -279,16 +280,34 @@ def arr_by_health_band() -> pd.DataFrame:
             group by health_band
             order by min_health_score
             """,
-            tables=(DIM_ACCOUNTS,),
-        )
+        tables=(DIM_ACCOUNTS,),
     )
 
 
-def accounts_for_scatter() -> pd.DataFrame:
+def _arr_histogram_query(bin_width: int = 10) -> Query:
+    """ARR per health-score bin (``bin_width`` points wide) and band: the ARR-weighted histogram."""
+    bin_width = max(1, min(int(bin_width), 100))
+    return Query(
+        f"""
+            select
+                least(floor(health_score / ?) * ?, 100 - ?) as score_bin,
+                health_band,
+                count(*) as accounts,
+                coalesce(sum(arr), 0) as arr
+            from {DIM_ACCOUNTS}
+            where health_score is not null
+            group by score_bin, health_band
+            order by score_bin, health_band
+            """,
+        (bin_width, bin_width, bin_width),
+        tables=(DIM_ACCOUNTS,),
+    )
+
+
+def _accounts_for_scatter_query() -> Query:
     """One row per account: usage vs relationship score, ARR as bubble size."""
-    return _frame(
-        Query(
-            f"""
+    return Query(
+        f"""
             select
                 account_id,
                 account_name,
@@ -304,16 +323,14 @@ def accounts_for_scatter() -> pd.DataFrame:
             from {DIM_ACCOUNTS}
             order by account_id
             """,
-            tables=(DIM_ACCOUNTS,),
-        )
+        tables=(DIM_ACCOUNTS,),
     )
 
 
-def at_risk_arr() -> pd.DataFrame:
+def _at_risk_arr_query() -> Query:
     """At-risk ARR by renewal window and segment, at the latest as-of date."""
-    return _frame(
-        Query(
-            f"""
+    return Query(
+        f"""
             select
                 as_of_date,
                 renewal_window,
@@ -326,46 +343,108 @@ def at_risk_arr() -> pd.DataFrame:
             where as_of_date = (select max(as_of_date) from {AT_RISK_ARR})
             order by renewal_window, segment
             """,
-            tables=(AT_RISK_ARR,),
-        )
+        tables=(AT_RISK_ARR,),
     )
 
 
-def quadrant_trend(weeks: int = 26) -> pd.DataFrame:
-    """Accounts and current ARR per quadrant at the start of each of the last ``weeks`` weeks.
+def _health_band_trend_query(weeks: int = 26) -> Query:
+    """ARR and accounts per health band on the first day of each of the last ``weeks`` weeks.
 
-    The quadrant is the one ``fct_account_health_daily`` recorded on the week's first day. ARR is the
-    account's current ARR from ``dim_accounts`` (the daily mart carries no ARR), so the chart shows
-    where today's book of business sat over time.
+    Reads the band and the ARR that ``fct_account_health_daily`` recorded for each account on that
+    day (its ``arr`` and ``health_band`` columns), plus the latest day, so the last point is today.
     """
     weeks = max(1, min(int(weeks), 260))
-    return _frame(
-        Query(
-            f"""
-            with weekly as (
+    return Query(
+        f"""
+            with latest as (
+                select max(date_day) as date_day from {HEALTH_DAILY}
+            ),
+
+            weekly as (
                 select
-                    daily.date_day as week_start,
-                    daily.quadrant,
-                    accounts.arr
+                    daily.date_day,
+                    daily.health_band,
+                    daily.health_score,
+                    daily.arr
                 from {HEALTH_DAILY} as daily
-                inner join {DIM_ACCOUNTS} as accounts
-                    on daily.account_id = accounts.account_id
-                where dayofweek(daily.date_day) = 1
-                    and daily.date_day > (select max(date_day) from {HEALTH_DAILY}) - ? * interval 7 day
+                cross join latest
+                where (
+                    date_trunc('week', daily.date_day) = daily.date_day
+                    or daily.date_day = latest.date_day
+                )
+                    and daily.date_day > latest.date_day - ? * interval 7 day
             )
+
             select
-                week_start,
-                quadrant,
+                date_day as week_start,
+                health_band,
                 count(*) as accounts,
-                coalesce(sum(arr), 0) as arr
+                coalesce(sum(arr), 0) as arr,
+                min(health_score) as min_health_score
             from weekly
-            group by week_start, quadrant
-            order by week_start, quadrant
+            group by date_day, health_band
+            order by date_day, min_health_score
             """,
-            (weeks,),
-            tables=(HEALTH_DAILY, DIM_ACCOUNTS),
-        )
+        (weeks,),
+        tables=(HEALTH_DAILY,),
     )
+
+
+def portfolio_summary() -> pd.DataFrame:
+    """One row: accounts, ARR, at-risk accounts and ARR over the current accounts."""
+    return _frame(_portfolio_summary_query())
+
+
+def arr_by_health_band() -> pd.DataFrame:
+    """ARR and accounts per health band (the ARR-weighted histogram)."""
+    return _frame(_arr_by_health_band_query())
+
+
+def arr_histogram(bin_width: int = 10) -> pd.DataFrame:
+    """ARR per health-score bin (``bin_width`` points wide) and band: the ARR-weighted histogram."""
+    return _frame(_arr_histogram_query(bin_width))
+
+
+def accounts_for_scatter() -> pd.DataFrame:
+    """One row per account: usage vs relationship score, ARR as bubble size."""
+    return _frame(_accounts_for_scatter_query())
+
+
+def at_risk_arr() -> pd.DataFrame:
+    """At-risk ARR by renewal window and segment, at the latest as-of date."""
+    return _frame(_at_risk_arr_query())
+
+
+def health_band_trend(weeks: int = 26) -> pd.DataFrame:
+    """ARR and accounts per health band on the first day of each of the last ``weeks`` weeks."""
+    return _frame(_health_band_trend_query(weeks))
+
+
+def portfolio(weeks: int = 26, bin_width: int = 10) -> dict[str, pd.DataFrame | None]:
+    """Every frame of the portfolio page from one read-only connection (opening one costs ~0.2 s).
+
+    Keys: ``summary``, ``bands`` (ARR per band, lowest band first), ``histogram``, ``scatter``,
+    ``trend``, ``at_risk``; ``None`` for a frame whose mart or column is not published.
+    """
+    frames = _frames(
+        {
+            "summary": _portfolio_summary_query(),
+            "bands": _arr_by_health_band_query(),
+            "histogram": _arr_histogram_query(bin_width),
+            "scatter": _accounts_for_scatter_query(),
+            "trend": _health_band_trend_query(weeks),
+            "at_risk": _at_risk_arr_query(),
+        },
+        optional=True,
+    )
+    if all(frame is None for frame in frames.values()):
+        raise MartMissing([DIM_ACCOUNTS, HEALTH_DAILY, AT_RISK_ARR])
+    return frames
+
+
+def band_order() -> list[str]:
+    """Health bands from the lowest score to the highest, as the current accounts show them."""
+    return arr_by_health_band()["health_band"].astype(str).tolist()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -455,10 +534,11 @@ def account_detail(account_id: str) -> dict[str, pd.DataFrame | None]:
     """Every frame the account-detail page needs, from one read-only connection.
 
     Keys: ``account`` (the ``dim_accounts`` row; empty when the id is unknown), ``history`` (daily
-    scores, components and quadrant), ``movements``, ``alerts``, ``signals``, ``mrr`` (monthly MRR
-    movements), ``touches`` (recent CS touches), ``nps`` (NPS answers). A frame is ``None`` when its
-    mart is not published; ``account`` raises ``MartMissing`` instead (the page is meaningless
-    without it).
+    scores, components and quadrant), ``usage`` (daily seats, active users, ARR, CS touches and NPS
+    averages the daily mart carries beyond the contract), ``movements``, ``alerts``, ``signals``,
+    ``mrr`` (monthly MRR movements), ``touches`` (recent CS touches), ``nps`` (NPS answers). A frame
+    is ``None`` when its mart (or a column it reads) is not published; a missing ``dim_accounts``
+    raises ``MartMissing`` instead (the page is meaningless without it).
     """
     key = (str(account_id),)
     queries = {
@@ -480,6 +560,27 @@ def account_detail(account_id: str) -> dict[str, pd.DataFrame | None]:
                 breadth_score,
                 cs_engagement_score,
                 quadrant
+            from {HEALTH_DAILY}
+            where account_id = ?
+            order by date_day
+            """,
+            key,
+            (HEALTH_DAILY,),
+        ),
+        "usage": Query(
+            f"""
+            select
+                date_day,
+                health_band,
+                is_at_risk,
+                arr,
+                licensed_seats,
+                active_users_30d,
+                active_user_ratio_30d,
+                human_touches_90d,
+                days_since_human_touch,
+                avg_nps_180d,
+                avg_nps_last_90d
             from {HEALTH_DAILY}
             where account_id = ?
             order by date_day

@@ -106,6 +106,15 @@ elif not ui.empty_note(history, "No daily scores for this account."):
     )
     st.altair_chart(ui.quadrant_history_chart(history), width="stretch")
 
+usage = frames["usage"]
+if usage is not None and not usage.empty:
+    left, right = st.columns(2)
+    left.altair_chart(ui.usage_vs_seats_chart(usage), width="stretch")
+    if usage[["avg_nps_180d", "avg_nps_last_90d"]].notna().any().any():
+        right.altair_chart(ui.nps_trend_chart(usage), width="stretch")
+    else:
+        right.info("No NPS answers from this account in the history.")
+
 left, right = st.columns(2)
 with left:
     st.subheader("Alerts")
@@ -148,13 +157,22 @@ with right:
 left, right = st.columns(2)
 with left:
     st.subheader("Recent CS touches")
-    if frames["touches"] is None:
-        _not_published("CS touches mart")
-    elif not ui.empty_note(frames["touches"], "No CS touches recorded."):
-        st.dataframe(frames["touches"], hide_index=True)
+    if frames["touches"] is not None:
+        if not ui.empty_note(frames["touches"], "No CS touches recorded."):
+            st.dataframe(frames["touches"], hide_index=True)
+    elif usage is not None and not usage.empty:
+        latest = usage.iloc[-1]
+        st.metric("Human CS touches in the last 90 days", ui.number(latest["human_touches_90d"]))
+        st.caption(f"Days since the last human touch: {ui.number(latest['days_since_human_touch'])}")
+    else:
+        _not_published("CS touches")
 with right:
-    st.subheader("NPS")
-    if frames["nps"] is None:
-        _not_published("NPS responses mart")
-    elif not ui.empty_note(frames["nps"], "No NPS answers from this account."):
-        st.dataframe(frames["nps"], hide_index=True)
+    st.subheader("NPS answers")
+    if frames["nps"] is not None:
+        if not ui.empty_note(frames["nps"], "No NPS answers from this account."):
+            st.dataframe(frames["nps"], hide_index=True)
+    elif usage is not None and not usage.empty:
+        latest = usage.iloc[-1]
+        st.metric("Average NPS answer, last 180 days", ui.number(latest["avg_nps_180d"], 1))
+    else:
+        _not_published("NPS answers")

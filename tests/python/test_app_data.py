@@ -230,7 +230,13 @@ def test_hostile_inputs_are_only_ever_values(private_warehouse, hostile):
     assert data.priority_queue(quadrants=[hostile, hostile]).empty
     assert data.priority_queue(csm_owners=[hostile], segments=[hostile], quadrants=[hostile]).empty
     assert data.rejected_records_sample(hostile).empty
-    for function in (data.quadrant_trend, data.quadrant_movements, data.quadrant_flow, data.run_log):
+    for function in (
+        data.health_band_trend,
+        data.arr_histogram,
+        data.quadrant_movements,
+        data.quadrant_flow,
+        data.run_log,
+    ):
         with pytest.raises(ValueError):
             function(hostile)  # numeric parameters go through int() before they reach SQL
     assert _row_counts(private_warehouse) == counts
@@ -253,3 +259,26 @@ def test_data_is_the_only_app_module_importing_duckdb_and_sql_is_constant():
 
 def test_frames_are_pandas(warehouse):
     assert isinstance(data.portfolio_summary(), pd.DataFrame)
+
+
+def test_portfolio_batches_the_same_frames_as_the_single_functions(warehouse):
+    frames = data.portfolio(26, 10)
+    pd.testing.assert_frame_equal(frames["summary"], data.portfolio_summary())
+    pd.testing.assert_frame_equal(frames["at_risk"], data.at_risk_arr())
+    pd.testing.assert_frame_equal(frames["trend"], data.health_band_trend(26))
+    histogram = frames["histogram"]
+    assert float(histogram["arr"].sum()) == pytest.approx(float(frames["summary"]["total_arr"].iloc[0]))
+    assert histogram["score_bin"].between(0, 90).all()
+    assert frames["bands"]["health_band"].tolist() == data.band_order()
+
+
+def test_health_band_trend_ends_on_the_latest_day_with_todays_arr(warehouse):
+    trend = data.health_band_trend(26)
+    latest = query(
+        "select date_day, sum(arr) as arr, count(*) as n from marts.fct_account_health_daily "
+        "where date_day = (select max(date_day) from marts.fct_account_health_daily) group by date_day"
+    ).iloc[0]
+    last = trend[trend["week_start"] == trend["week_start"].max()]
+    assert pd.Timestamp(last["week_start"].iloc[0]) == pd.Timestamp(latest["date_day"])
+    assert float(last["arr"].sum()) == pytest.approx(float(latest["arr"]))
+    assert int(last["accounts"].sum()) == latest["n"]

@@ -11,7 +11,6 @@ Set ``APP_TEST_WAREHOUSE`` to an existing published file to skip the build (fast
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 import shutil
 import subprocess
@@ -38,6 +37,7 @@ for _key, _value in TELEMETRY_OFF.items():
 DEMO_ACCOUNTS = 40
 DEMO_DAYS = 150
 DEMO_SEED = 7
+DEMO_END_DATE = "2026-11-20"  # fixed, so the demo company is the same on every day
 
 # The hostile strings every input-taking data function receives in test_app_data.py.
 HOSTILE_STRINGS = [
@@ -54,35 +54,21 @@ HOSTILE_STRINGS = [
 ]
 
 
-def _call_with_supported(function, **candidates):
-    """Calls ``function`` with the keyword arguments among ``candidates`` that it accepts."""
-    parameters = inspect.signature(function).parameters
-    accepted = {name: value for name, value in candidates.items() if name in parameters}
-    return function(**accepted)
-
-
 def _build(workdir: Path) -> Path:
     """Generates, lands and builds the demo company into ``workdir``; returns the warehouse file."""
     from pipelines import demo, load
 
     source_dir = workdir / "landing"
     warehouse = workdir / "health.duckdb"
-    _call_with_supported(
-        demo.generate,
-        source_dir=source_dir,
-        out_dir=source_dir,
+    demo.generate(
+        source_dir,
         accounts=DEMO_ACCOUNTS,
-        n_accounts=DEMO_ACCOUNTS,
         days=DEMO_DAYS,
         seed=DEMO_SEED,
-    )
-    _call_with_supported(
-        load.load_drop,
-        source_dir=source_dir,
-        warehouse=warehouse,
-        database=warehouse,
+        end_date=DEMO_END_DATE,
         progress=False,
     )
+    load.load_drop(source_dir, warehouse, progress=False, pipelines_dir=str(workdir / "dlt"))
     env = {
         **os.environ,
         **TELEMETRY_OFF,
