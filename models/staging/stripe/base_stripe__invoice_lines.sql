@@ -1,10 +1,9 @@
 -- Invoice lines flattened from dlt's child table (both Stripe line shapes), typed, with the first
 -- reason each cannot be used (null = valid).
-{%- set lines = source('stripe', 'invoices__lines__data') %}
 with
 
 source as (
-    select * from {{ lines }}
+    select * from {{ source('stripe', 'invoices__lines__data') }}
 ),
 
 invoices as (
@@ -21,41 +20,41 @@ typed as (
         source.id as stripe_invoice_line_id,
         invoices.stripe_invoice_id,
         coalesce(
-            {{ column_or_null(lines, 'subscription', dbt.type_string(), 'source') }},
-            {{ column_or_null(lines, 'parent__subscription_item_details__subscription', dbt.type_string(), 'source') }},
+            {{ column_or_null('stripe', 'invoices__lines__data', 'subscription', dbt.type_string(), 'source') }},
+            {{ column_or_null('stripe', 'invoices__lines__data', 'parent__subscription_item_details__subscription', dbt.type_string(), 'source') }},
             invoices.stripe_subscription_id
         ) as stripe_subscription_id,
         coalesce(
-            {{ column_or_null(lines, 'subscription_item', dbt.type_string(), 'source') }},
-            {{ column_or_null(lines, 'parent__subscription_item_details__subscription_item', dbt.type_string(), 'source') }}
+            {{ column_or_null('stripe', 'invoices__lines__data', 'subscription_item', dbt.type_string(), 'source') }},
+            {{ column_or_null('stripe', 'invoices__lines__data', 'parent__subscription_item_details__subscription_item', dbt.type_string(), 'source') }}
         ) as stripe_subscription_item_id,
         coalesce(
-            {{ column_or_null(lines, 'price__id', dbt.type_string(), 'source') }},
-            {{ column_or_null(lines, 'pricing__price_details__price', dbt.type_string(), 'source') }}
+            {{ column_or_null('stripe', 'invoices__lines__data', 'price__id', dbt.type_string(), 'source') }},
+            {{ column_or_null('stripe', 'invoices__lines__data', 'pricing__price_details__price', dbt.type_string(), 'source') }}
         ) as stripe_price_id,
         coalesce(
-            {{ column_or_null(lines, 'type', dbt.type_string(), 'source') }},
-            case {{ column_or_null(lines, 'parent__type', dbt.type_string(), 'source') }}
+            {{ column_or_null('stripe', 'invoices__lines__data', 'type', dbt.type_string(), 'source') }},
+            case {{ column_or_null('stripe', 'invoices__lines__data', 'parent__type', dbt.type_string(), 'source') }}
                 when 'subscription_item_details' then 'subscription'
                 when 'invoice_item_details' then 'invoiceitem'
             end
         ) as line_type,
-        {{ column_or_null(lines, 'price__type', dbt.type_string(), 'source') }} as price_type,
+        {{ column_or_null('stripe', 'invoices__lines__data', 'price__type', dbt.type_string(), 'source') }} as price_type,
         coalesce(
-            {{ column_or_null(lines, 'proration', dbt.type_boolean(), 'source') }},
-            {{ column_or_null(lines, 'parent__subscription_item_details__proration', dbt.type_boolean(), 'source') }},
+            {{ column_or_null('stripe', 'invoices__lines__data', 'proration', dbt.type_boolean(), 'source') }},
+            {{ column_or_null('stripe', 'invoices__lines__data', 'parent__subscription_item_details__proration', dbt.type_boolean(), 'source') }},
             false
         ) as is_proration,
-        {{ column_or_null(lines, 'quantity', dbt.type_bigint(), 'source') }} as quantity,
-        {{ column_or_null(lines, 'amount', dbt.type_bigint(), 'source') }} as amount_cents,
-        {{ column_or_null(lines, 'price__unit_amount', dbt.type_bigint(), 'source') }} as unit_amount_cents,
-        lower(coalesce({{ column_or_null(lines, 'currency', dbt.type_string(), 'source') }}, {{ column_or_null(lines, 'price__currency', dbt.type_string(), 'source') }}))
+        {{ column_or_null('stripe', 'invoices__lines__data', 'quantity', dbt.type_bigint(), 'source') }} as quantity,
+        {{ column_or_null('stripe', 'invoices__lines__data', 'amount', dbt.type_bigint(), 'source') }} as amount_cents,
+        {{ column_or_null('stripe', 'invoices__lines__data', 'price__unit_amount', dbt.type_bigint(), 'source') }} as unit_amount_cents,
+        lower(coalesce({{ column_or_null('stripe', 'invoices__lines__data', 'currency', dbt.type_string(), 'source') }}, {{ column_or_null('stripe', 'invoices__lines__data', 'price__currency', dbt.type_string(), 'source') }}))
             as currency,
-        {{ column_or_null(lines, 'price__recurring__interval', dbt.type_string(), 'source') }} as billing_interval,
-        {{ column_or_null(lines, 'price__recurring__interval_count', dbt.type_bigint(), 'source') }} as billing_interval_count,
-        {{ column_or_null(lines, 'price__metadata__kind', dbt.type_string(), 'source') }} as price_kind,
-        {{ timestamp_from_unix_seconds(column_or_null(lines, 'period__start', dbt.type_bigint(), 'source')) }} as period_start_at,
-        {{ timestamp_from_unix_seconds(column_or_null(lines, 'period__end', dbt.type_bigint(), 'source')) }} as period_end_at,
+        {{ column_or_null('stripe', 'invoices__lines__data', 'price__recurring__interval', dbt.type_string(), 'source') }} as billing_interval,
+        {{ column_or_null('stripe', 'invoices__lines__data', 'price__recurring__interval_count', dbt.type_bigint(), 'source') }} as billing_interval_count,
+        {{ column_or_null('stripe', 'invoices__lines__data', 'price__metadata__kind', dbt.type_string(), 'source') }} as price_kind,
+        {{ timestamp_from_unix_seconds(column_or_null('stripe', 'invoices__lines__data', 'period__start', dbt.type_bigint(), 'source')) }} as period_start_at,
+        {{ timestamp_from_unix_seconds(column_or_null('stripe', 'invoices__lines__data', 'period__end', dbt.type_bigint(), 'source')) }} as period_end_at,
         invoices.parent_rejection_reason,
         source._loaded_at as loaded_at,
         source.id as record_key,

@@ -1,9 +1,8 @@
 -- Subscription items flattened from dlt's child table, typed, with the first reason each cannot be used.
-{%- set items = source('stripe', 'subscriptions__items__data') %}
 with
 
 source as (
-    select * from {{ items }}
+    select * from {{ source('stripe', 'subscriptions__items__data') }}
 ),
 
 subscriptions as (
@@ -17,17 +16,17 @@ subscriptions as (
 typed as (
     select
         source.id as stripe_subscription_item_id,
-        coalesce({{ column_or_null(items, 'subscription', dbt.type_string(), 'source') }},
+        coalesce({{ column_or_null('stripe', 'subscriptions__items__data', 'subscription', dbt.type_string(), 'source') }},
             subscriptions.stripe_subscription_id) as stripe_subscription_id,
-        {{ column_or_null(items, 'price__id', dbt.type_string(), 'source') }} as stripe_price_id,
-        {{ column_or_null(items, 'price__product', dbt.type_string(), 'source') }} as stripe_product_id,
-        {{ column_or_null(items, 'quantity', dbt.type_bigint(), 'source') }} as quantity,
-        {{ column_or_null(items, 'price__unit_amount', dbt.type_bigint(), 'source') }} as unit_amount_cents,
-        lower({{ column_or_null(items, 'price__currency', dbt.type_string(), 'source') }}) as currency,
-        {{ column_or_null(items, 'price__recurring__interval', dbt.type_string(), 'source') }} as billing_interval,
-        {{ column_or_null(items, 'price__recurring__interval_count', dbt.type_bigint(), 'source') }}
+        {{ column_or_null('stripe', 'subscriptions__items__data', 'price__id', dbt.type_string(), 'source') }} as stripe_price_id,
+        {{ column_or_null('stripe', 'subscriptions__items__data', 'price__product', dbt.type_string(), 'source') }} as stripe_product_id,
+        {{ column_or_null('stripe', 'subscriptions__items__data', 'quantity', dbt.type_bigint(), 'source') }} as quantity,
+        {{ column_or_null('stripe', 'subscriptions__items__data', 'price__unit_amount', dbt.type_bigint(), 'source') }} as unit_amount_cents,
+        lower({{ column_or_null('stripe', 'subscriptions__items__data', 'price__currency', dbt.type_string(), 'source') }}) as currency,
+        {{ column_or_null('stripe', 'subscriptions__items__data', 'price__recurring__interval', dbt.type_string(), 'source') }} as billing_interval,
+        {{ column_or_null('stripe', 'subscriptions__items__data', 'price__recurring__interval_count', dbt.type_bigint(), 'source') }}
             as billing_interval_count,
-        {{ column_or_null(items, 'price__metadata__kind', dbt.type_string(), 'source') }} as price_kind,
+        {{ column_or_null('stripe', 'subscriptions__items__data', 'price__metadata__kind', dbt.type_string(), 'source') }} as price_kind,
         subscriptions.parent_rejection_reason,
         source._loaded_at as loaded_at,
         source.id as record_key,
