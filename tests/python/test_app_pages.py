@@ -9,22 +9,31 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app_support import REPO_ROOT, demo_warehouse, query
+from test_app_support import REPO_ROOT, demo_warehouse, query, require
 
 from reports import components as ui
 from reports import data
 
 APP = str(REPO_ROOT / "reports" / "app.py")
-PAGES = [
-    "portfolio",
-    "priority_queue",
-    "account_detail",
-    "quadrant_review",
-    "revenue",
-    "product",
-    "model_accuracy",
-    "data_health",
-]
+# Each page and the published tables it reads (models/marts/_exposures.yml says the same to dbt).
+PAGE_TABLES = {
+    "portfolio": ["marts.dim_accounts", "marts.fct_account_health_daily", "marts.mart_at_risk_arr"],
+    "priority_queue": ["marts.mart_cs_priority_queue", "marts.dim_accounts"],
+    "account_detail": [
+        "marts.dim_accounts",
+        "marts.fct_account_health_daily",
+        "marts.fct_quadrant_movements",
+        "marts.fct_health_alerts",
+        "marts.fct_expansion_signals",
+        "marts.fct_mrr_movements",
+    ],
+    "quadrant_review": ["marts.fct_quadrant_movements", "marts.dim_accounts"],
+    "revenue": ["marts.mart_revenue_retention", "marts.fct_mrr_movements", "marts.mart_cohort_retention"],
+    "product": ["marts.mart_feature_adoption"],
+    "model_accuracy": ["marts.mart_score_backtest"],
+    "data_health": ["quality.rejected_records", "quality.run_log"],
+}
+PAGES = list(PAGE_TABLES)
 
 
 @pytest.fixture
@@ -59,6 +68,7 @@ def texts(app: AppTest) -> str:
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_without_errors_or_warnings(warehouse, page):
+    require(*PAGE_TABLES[page])
     app = open_page(page)
     assert not app.error, [item.value for item in app.error]
     missing = [item.value for item in app.warning if "not in the published warehouse" in item.value]
@@ -137,7 +147,13 @@ def test_account_detail_shows_the_requested_account(warehouse):
     assert shown["Active users (30 d) / seats"] == (
         f"{ui.number(row['active_users_30d'])} / {ui.number(row['licensed_seats'])}"
     )
-    assert len(app.get("vega_lite_chart")) == 3  # scores, components, quadrant history
+    has_nps = query(
+        "select count(avg_nps_180d) + count(avg_nps_last_90d) as n from marts.fct_account_health_daily "
+        "where account_id = ?",
+        [account_id],
+    )["n"].iloc[0]
+    # scores, components, quadrant history, active users vs seats, and the NPS trend when there is one
+    assert len(app.get("vega_lite_chart")) == 4 + (1 if has_nps else 0)
 
 
 def test_account_detail_shows_an_override_and_its_note(warehouse):
@@ -189,6 +205,7 @@ def test_quadrant_review_lists_recent_moves_needing_attention(warehouse):
 
 
 def test_revenue_shows_the_latest_month_of_the_retention_mart(warehouse):
+    require(*PAGE_TABLES["revenue"])
     latest = query("select * from marts.mart_revenue_retention order by month_start desc limit 1").iloc[0]
     app = open_page("revenue")
     shown = metrics(app)
@@ -201,6 +218,7 @@ def test_revenue_shows_the_latest_month_of_the_retention_mart(warehouse):
 
 
 def test_product_shows_feature_adoption(warehouse):
+    require(*PAGE_TABLES["product"])
     mart = query("select * from marts.mart_feature_adoption")
     app = open_page("product")
     table = app.dataframe[0].value
@@ -209,6 +227,7 @@ def test_product_shows_feature_adoption(warehouse):
 
 
 def test_model_accuracy_shows_the_backtest_of_the_longest_horizon(warehouse):
+    require(*PAGE_TABLES["model_accuracy"])
     horizon = query("select max(horizon_days) as h from marts.mart_score_backtest")["h"].iloc[0]
     rows = query("select * from marts.mart_score_backtest where horizon_days = ?", [int(horizon)])
     app = open_page("model_accuracy")
@@ -218,6 +237,7 @@ def test_model_accuracy_shows_the_backtest_of_the_longest_horizon(warehouse):
 
 
 def test_data_health_shows_runs_freshness_and_rejections(warehouse):
+    require(*PAGE_TABLES["data_health"])
     app = open_page("data_health")
     tables = [frame.value for frame in app.dataframe]
     runs, freshness, rejected = tables[0], tables[1], tables[2] if len(tables) > 2 else None
