@@ -27,7 +27,7 @@ scoring_config as (
         config_version,
         segment,
         parameter_name,
-        cast(parameter_value as {{ dbt.type_float() }}) as parameter_value
+        cast(parameter_value as {{ dbt.type_numeric() }}) as parameter_value
     from {{ ref('scoring_config') }}
     where config_version = '{{ var("scoring_config_version") }}'
 

@@ -36,7 +36,7 @@ key_features as (
 
     select
         feature_name,
-        cast(weight as {{ dbt.type_float() }}) as feature_weight
+        cast(weight as {{ dbt.type_numeric() }}) as feature_weight
     from {{ ref('key_features') }}
 
 ),
