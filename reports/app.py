@@ -1,7 +1,7 @@
 """Entry point of the reporting app: `streamlit run reports/app.py --server.address 127.0.0.1`.
 
 Reads the published warehouse (``ACCOUNT_HEALTH_WAREHOUSE``) read-only through ``reports.data``.
-Each page lives in ``reports/pages/`` and answers one question (docs/APP.md lists them).
+Each page lives in ``reports/app_pages/`` and answers one question (docs/APP.md lists them).
 """
 
 import sys
@@ -16,7 +16,10 @@ import streamlit as st  # noqa: E402
 
 from reports import components  # noqa: E402
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+# Not `pages/`: Streamlit treats a `pages/` folder beside the entry script as the legacy multipage
+# app, and a deep link such as /account_detail on a fresh server would then run that page alone,
+# without this navigation (found with the browser test).
+PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
 
 st.set_page_config(page_title="Account Health", page_icon=":material/monitor_heart:", layout="wide")
 

@@ -69,6 +69,28 @@ def empty_note(frame: pd.DataFrame | None, message: str) -> bool:
     return False
 
 
+DATE_SUFFIXES = ("_on", "_date", "_day", "week_start", "month_start", "cohort_month")
+
+
+def table(
+    frame: pd.DataFrame,
+    money_columns: tuple[str, ...] = (),
+    percent_columns: tuple[str, ...] = (),
+    **config: Any,
+) -> None:
+    """``st.dataframe`` with dates shown as dates, money as dollars and 0-1 ratios as percents."""
+    column_config: dict[str, Any] = {}
+    for column in frame.columns:
+        if str(column).endswith(DATE_SUFFIXES) and pd.api.types.is_datetime64_any_dtype(frame[column]):
+            column_config[column] = st.column_config.DateColumn(format="YYYY-MM-DD")
+    for column in money_columns:
+        column_config[column] = st.column_config.NumberColumn(format="dollar")
+    for column in percent_columns:
+        column_config[column] = st.column_config.NumberColumn(format="percent")
+    column_config.update(config.pop("column_config", {}))
+    st.dataframe(frame, hide_index=True, column_config=column_config, **config)
+
+
 def money(value: Any) -> str:
     """``$1,234,567`` (currency units, no cents); an em dash for nulls."""
     if value is None or pd.isna(value):

@@ -82,9 +82,11 @@ usage[1].metric(
 )
 usage[2].metric("Active-user ratio (30 d)", ui.percent(account["active_user_ratio_30d"]))
 usage[3].metric("Key features used (30 d)", ui.number(account["key_features_used_30d"]))
+last_active = account["last_active_at"]
 st.caption(
-    f"Last active: {account['last_active_at'] if pd.notna(account['last_active_at']) else 'never'}"
-    f" ({ui.number(account['days_since_active'])} days ago)"
+    "Last active: "
+    + (f"{pd.Timestamp(last_active):%Y-%m-%d %H:%M} UTC" if pd.notna(last_active) else "never")
+    + f" ({ui.number(account['days_since_active'])} days ago)"
 )
 
 history = frames["history"]
@@ -121,17 +123,13 @@ with left:
     if frames["alerts"] is None:
         _not_published("health alerts")
     elif not ui.empty_note(frames["alerts"], "No alerts for this account."):
-        st.dataframe(
-            frames["alerts"],
-            hide_index=True,
-            column_config={"arr": st.column_config.NumberColumn("ARR", format="dollar")},
-        )
+        ui.table(frames["alerts"], money_columns=("arr",))
 with right:
     st.subheader("Expansion signals")
     if frames["signals"] is None:
         _not_published("expansion signals")
     elif not ui.empty_note(frames["signals"], "No expansion signals for this account."):
-        st.dataframe(frames["signals"], hide_index=True)
+        ui.table(frames["signals"])
 
 left, right = st.columns(2)
 with left:
@@ -139,19 +137,15 @@ with left:
     if frames["movements"] is None:
         _not_published("quadrant movements")
     elif not ui.empty_note(frames["movements"], "No quadrant changes recorded."):
-        st.dataframe(frames["movements"], hide_index=True)
+        ui.table(frames["movements"])
 with right:
     st.subheader("MRR by month")
     if frames["mrr"] is None:
         _not_published("MRR movements")
     elif not ui.empty_note(frames["mrr"], "No billing history for this account."):
-        st.dataframe(
+        ui.table(
             frames["mrr"].sort_values("month_start", ascending=False),
-            hide_index=True,
-            column_config={
-                name: st.column_config.NumberColumn(format="dollar")
-                for name in ("mrr", "previous_mrr", "mrr_change")
-            },
+            money_columns=("mrr", "previous_mrr", "mrr_change"),
         )
 
 left, right = st.columns(2)
@@ -159,7 +153,7 @@ with left:
     st.subheader("Recent CS touches")
     if frames["touches"] is not None:
         if not ui.empty_note(frames["touches"], "No CS touches recorded."):
-            st.dataframe(frames["touches"], hide_index=True)
+            ui.table(frames["touches"])
     elif usage is not None and not usage.empty:
         latest = usage.iloc[-1]
         st.metric("Human CS touches in the last 90 days", ui.number(latest["human_touches_90d"]))
@@ -170,7 +164,7 @@ with right:
     st.subheader("NPS answers")
     if frames["nps"] is not None:
         if not ui.empty_note(frames["nps"], "No NPS answers from this account."):
-            st.dataframe(frames["nps"], hide_index=True)
+            ui.table(frames["nps"])
     elif usage is not None and not usage.empty:
         latest = usage.iloc[-1]
         st.metric("Average NPS answer, last 180 days", ui.number(latest["avg_nps_180d"], 1))

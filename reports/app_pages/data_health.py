@@ -22,19 +22,19 @@ if status is not None:
 st.subheader("Runs")
 runs = ui.load(data.run_log, 20, what="Run log")
 if not ui.empty_note(runs, "No runs logged yet."):
-    st.dataframe(runs, hide_index=True)
+    ui.table(runs)
 
 st.subheader("Freshness of the marts")
 freshness = ui.load(data.freshness, what="Freshness")
 if freshness is not None:
-    st.dataframe(freshness, hide_index=True)
+    ui.table(freshness)
 
 st.subheader("Rejected records by reason")
 rejected = ui.load(data.rejected_records_by_reason, what="Rejected records")
 if not ui.empty_note(rejected, "No record was rejected."):
-    st.dataframe(rejected, hide_index=True)
+    ui.table(rejected)
     reasons = sorted(rejected["reason"].unique().tolist())
     reason = st.selectbox("Show examples of", reasons)
     sample = ui.load(data.rejected_records_sample, reason, what="Examples")
     if sample is not None:
-        st.dataframe(sample, hide_index=True)
+        ui.table(sample)

@@ -18,8 +18,7 @@ if not ui.empty_note(backtest, "No backtest results yet."):
     chosen = backtest[backtest["horizon_days"] == horizon]
     st.subheader(f"Churn rate by health band within {horizon} days")
     st.altair_chart(ui.backtest_chart(chosen), width="stretch")
-    st.dataframe(
+    ui.table(
         chosen,
-        hide_index=True,
         column_config={"churn_rate": st.column_config.NumberColumn("Churn rate", format="percent")},
     )

@@ -66,9 +66,8 @@ at_risk = section("at_risk", "mart_at_risk_arr", "No renewals in the warehouse."
 if at_risk is not None:
     st.caption(f"As of {pd.Timestamp(at_risk['as_of_date'].iloc[0]):%Y-%m-%d}")
     st.altair_chart(ui.at_risk_chart(at_risk), width="stretch")
-    st.dataframe(
+    ui.table(
         at_risk,
-        hide_index=True,
         column_config={
             "as_of_date": st.column_config.DateColumn("As of"),
             "total_arr": st.column_config.NumberColumn("Total ARR", format="dollar"),

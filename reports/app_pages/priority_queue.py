@@ -20,10 +20,8 @@ quadrants = columns[2].multiselect("Quadrant", options.get("quadrant", []), plac
 queue = ui.load(data.priority_queue, csm_owners, segments, quadrants, what="Priority queue")
 if not ui.empty_note(queue, "No account matches these filters."):
     st.caption(f"{len(queue)} accounts")
-    st.dataframe(
+    ui.table(
         queue,
-        hide_index=True,
-        width="stretch",
         column_config={
             "priority_rank": st.column_config.NumberColumn("Rank"),
             "account_id": st.column_config.TextColumn("Account"),

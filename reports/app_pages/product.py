@@ -18,8 +18,7 @@ if not ui.empty_note(adoption, "No feature adoption yet."):
         ui.heatmap(adoption, "quadrant", "feature", "adoption_rate", "Quadrant", "Feature"),
         width="stretch",
     )
-    st.dataframe(
+    ui.table(
         adoption,
-        hide_index=True,
         column_config={"adoption_rate": st.column_config.NumberColumn("Adoption rate", format="percent")},
     )

@@ -17,15 +17,13 @@ attention_only = columns[1].toggle("Only moves that need attention", value=True)
 flow = ui.load(data.quadrant_flow, weeks, what="Movement summary")
 if not ui.empty_note(flow, "No quadrant changes in this period."):
     st.subheader("Moves between quadrants")
-    st.dataframe(flow, hide_index=True, width="stretch")
+    ui.table(flow)
 
 movements = ui.load(data.quadrant_movements, weeks, attention_only, what="Movements")
 if not ui.empty_note(movements, "No movements to review in this period."):
     st.subheader(f"{len(movements)} movements")
-    st.dataframe(
+    ui.table(
         movements,
-        hide_index=True,
-        width="stretch",
         column_config={
             "health_score": st.column_config.NumberColumn("Health", format="%.0f"),
             "arr": st.column_config.NumberColumn("ARR", format="dollar"),

@@ -22,7 +22,11 @@ if not ui.empty_note(retention, "No revenue history yet."):
     st.subheader("NRR and GRR by month")
     st.altair_chart(ui.retention_lines_chart(retention), width="stretch")
     with st.expander("Monthly MRR bridge (table)"):
-        st.dataframe(retention, hide_index=True)
+        ui.table(
+            retention,
+            money_columns=("starting_mrr", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr"),
+            percent_columns=("nrr", "grr", "logo_churn_rate", "revenue_churn_rate"),
+        )
 
 movements = ui.load(data.mrr_movements_by_month, what="MRR movements")
 if not ui.empty_note(movements, "No MRR movements yet."):

@@ -173,6 +173,9 @@ def test_account_detail_of_a_known_account_renders_in_chromium(app_url, page):
     assert metrics["ARR"] == ui.money(row["arr"])
     assert metrics["Quadrant"] == row["quadrant"]
     assert page.locator("[data-testid='stVegaLiteChart']").count() >= 4
+    # A deep link runs through the app's navigation (not a bare page script): its sections show.
+    navigation = page.locator("[data-testid='stSidebarNav']").inner_text()
+    assert "Portfolio" in navigation and "Data health" in navigation
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "account_detail.png"), full_page=True)
 

@@ -50,7 +50,7 @@ def open_page(page: str, **query_params: str) -> AppTest:
         app.query_params[key] = value
     app.run()
     if page != "portfolio":
-        app.switch_page(f"pages/{page}.py").run()
+        app.switch_page(f"app_pages/{page}.py").run()
     assert not app.exception, [item.value for item in app.exception]
     return app
 
