@@ -178,6 +178,11 @@ def make_specials(
         s0 = max(int(users.start_day[u]), 0)
         if s0 >= days or s0 >= users.end_day[u]:
             continue
+        # Users who joined before the window re-identify some time in its first month, so day one
+        # is not a wall of identify calls; group-call-only users and movers keep day one, so their
+        # group call / first email precede everything they do in the window.
+        if users.start_day[u] < 0 and users.id_class[u] != 1 and users.move_day[u] >= days:
+            s0 = min(int(rng.integers(0, min(30, days))), int(users.end_day[u]) - 1)
         a = int(users.acc0[u])
         ident_ms = int(rng.integers(60_000, 200_000))
         if users.has_anon[u]:
