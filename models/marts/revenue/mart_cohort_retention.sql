@@ -1,0 +1,72 @@
+-- One row per revenue cohort (the month of an account's `new` movement) per month since that start:
+-- logo and revenue retention at equal tenure. Formulas: docs block `revenue__cohort_retention`.
+
+with
+
+account_months as (
+    select
+        account_id,
+        month_start,
+        mrr
+    from {{ ref('int_mrr_aggregated_to_account_months') }}
+),
+
+cohorts as (
+    select
+        account_id,
+        month_start as cohort_month
+    from {{ ref('fct_mrr_movements') }}
+    where movement_type = 'new'
+),
+
+-- Every account stays in its cohort's denominator until the as-of month, also after a churn.
+tenure_months as (
+    select
+        cohorts.cohort_month,
+        {{ dbt.datediff('cohorts.cohort_month', 'account_months.month_start', 'month') }} as months_since_start,
+        account_months.account_id,
+        account_months.mrr
+    from cohorts
+    inner join account_months
+        on
+            cohorts.account_id = account_months.account_id
+            and account_months.month_start >= cohorts.cohort_month
+),
+
+aggregated as (
+    select
+        cohort_month,
+        months_since_start,
+        count(*) as accounts,
+        sum(case when mrr > 0 then 1 else 0 end) as retained_accounts,
+        sum(mrr) as mrr
+    from tenure_months
+    group by
+        cohort_month,
+        months_since_start
+),
+
+with_starting_mrr as (
+    select
+        *,
+        -- Every cohort has a month 0 row: the month of its accounts' `new` movement.
+        max(case when months_since_start = 0 then mrr end) over (partition by cohort_month) as starting_mrr
+    from aggregated
+),
+
+final as (
+    select
+        {{ dbt.concat(['cast(cohort_month as ' ~ dbt.type_string() ~ ')', "'_'", 'cast(months_since_start as ' ~ dbt.type_string() ~ ')']) }}
+        as cohort_retention_id,
+        cohort_month,
+        months_since_start,
+        accounts,
+        retained_accounts,
+        starting_mrr,
+        mrr,
+        1.0 * retained_accounts / accounts as logo_retention,
+        mrr / nullif(starting_mrr, 0) as revenue_retention
+    from with_starting_mrr
+)
+
+select * from final

@@ -1,0 +1,121 @@
+-- One row per month: the MRR bridge, NRR and GRR (monthly and trailing twelve months) and logo vs
+-- revenue churn. Formulas: docs blocks `revenue__nrr`, `revenue__grr`, `revenue__churn_rates`.
+
+with
+
+account_months as (
+    select
+        month_start,
+        mrr
+    from {{ ref('int_mrr_aggregated_to_account_months') }}
+),
+
+movements as (
+    select
+        month_start,
+        movement_type,
+        mrr,
+        previous_mrr,
+        mrr_change
+    from {{ ref('fct_mrr_movements') }}
+),
+
+trailing_windows as (
+    select
+        month_start,
+        ttm_starting_accounts,
+        ttm_starting_mrr,
+        ttm_net_retained_mrr,
+        ttm_gross_retained_mrr,
+        ttm_churned_accounts,
+        ttm_churned_mrr
+    from {{ ref('int_mrr_retention_aggregated_to_trailing_months') }}
+),
+
+-- Every month from the first subscription month to the as-of month, also months nobody paid in.
+months as (
+    select month_start
+    from account_months
+    group by month_start
+),
+
+bridge as (
+    select
+        month_start,
+        sum(previous_mrr) as starting_mrr,
+        sum(case when movement_type = 'new' then mrr_change else 0 end) as new_mrr,
+        sum(case when movement_type = 'expansion' then mrr_change else 0 end) as expansion_mrr,
+        -- Losses are stored as positive amounts: start + new + expansion + reactivation
+        -- - contraction - churned = ending.
+        sum(case when movement_type = 'contraction' then -mrr_change else 0 end) as contraction_mrr,
+        sum(case when movement_type = 'churn' then -mrr_change else 0 end) as churned_mrr,
+        sum(case when movement_type = 'reactivation' then mrr_change else 0 end) as reactivation_mrr,
+        sum(mrr) as ending_mrr,
+        sum(case when previous_mrr > 0 then 1 else 0 end) as starting_accounts,
+        sum(case when movement_type = 'new' then 1 else 0 end) as new_accounts,
+        sum(case when movement_type = 'churn' then 1 else 0 end) as churned_accounts,
+        sum(case when movement_type = 'reactivation' then 1 else 0 end) as reactivated_accounts,
+        sum(case when mrr > 0 then 1 else 0 end) as ending_accounts
+    from movements
+    group by month_start
+),
+
+filled as (
+    select
+        months.month_start,
+        coalesce(bridge.starting_mrr, 0) as starting_mrr,
+        coalesce(bridge.new_mrr, 0) as new_mrr,
+        coalesce(bridge.expansion_mrr, 0) as expansion_mrr,
+        coalesce(bridge.contraction_mrr, 0) as contraction_mrr,
+        coalesce(bridge.churned_mrr, 0) as churned_mrr,
+        coalesce(bridge.reactivation_mrr, 0) as reactivation_mrr,
+        coalesce(bridge.ending_mrr, 0) as ending_mrr,
+        coalesce(bridge.starting_accounts, 0) as starting_accounts,
+        coalesce(bridge.new_accounts, 0) as new_accounts,
+        coalesce(bridge.churned_accounts, 0) as churned_accounts,
+        coalesce(bridge.reactivated_accounts, 0) as reactivated_accounts,
+        coalesce(bridge.ending_accounts, 0) as ending_accounts,
+        coalesce(trailing_windows.ttm_starting_accounts, 0) as ttm_starting_accounts,
+        coalesce(trailing_windows.ttm_starting_mrr, 0) as ttm_starting_mrr,
+        trailing_windows.ttm_net_retained_mrr,
+        trailing_windows.ttm_gross_retained_mrr,
+        trailing_windows.ttm_churned_accounts,
+        trailing_windows.ttm_churned_mrr
+    from months
+    left join bridge
+        on months.month_start = bridge.month_start
+    left join trailing_windows
+        on months.month_start = trailing_windows.month_start
+),
+
+-- Rates are null when their denominator is zero (nobody paid at the start of the window).
+final as (
+    select
+        month_start,
+        starting_mrr,
+        new_mrr,
+        expansion_mrr,
+        contraction_mrr,
+        churned_mrr,
+        reactivation_mrr,
+        ending_mrr,
+        starting_accounts,
+        new_accounts,
+        churned_accounts,
+        reactivated_accounts,
+        ending_accounts,
+        (starting_mrr + expansion_mrr - contraction_mrr - churned_mrr)
+        / nullif(starting_mrr, 0) as nrr,
+        (starting_mrr - contraction_mrr - churned_mrr) / nullif(starting_mrr, 0) as grr,
+        1.0 * churned_accounts / nullif(starting_accounts, 0) as logo_churn_rate,
+        churned_mrr / nullif(starting_mrr, 0) as revenue_churn_rate,
+        ttm_starting_accounts,
+        ttm_starting_mrr,
+        ttm_net_retained_mrr / nullif(ttm_starting_mrr, 0) as nrr_ttm,
+        ttm_gross_retained_mrr / nullif(ttm_starting_mrr, 0) as grr_ttm,
+        1.0 * ttm_churned_accounts / nullif(ttm_starting_accounts, 0) as logo_churn_rate_ttm,
+        ttm_churned_mrr / nullif(ttm_starting_mrr, 0) as revenue_churn_rate_ttm
+    from filled
+)
+
+select * from final
