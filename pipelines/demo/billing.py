@@ -37,6 +37,7 @@ CADENCE_SHARE = {
     1: [0.50, 0.05, 0.45],
     2: [0.10, 0.05, 0.85],
 }
+CADENCE_CUM = {seg: np.cumsum(share) for seg, share in CADENCE_SHARE.items()}
 _B62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 
 
@@ -45,9 +46,22 @@ class StripeIds:
 
     def __init__(self, seed: int) -> None:
         self.rng = np.random.default_rng([seed, 7])
+        self._buf = ""
+        self._pos = 0
 
     def __call__(self, prefix: str, length: int = 14) -> str:
-        return prefix + "_1" + _B62[self.rng.integers(0, 62, size=length)].tobytes().decode()
+        # Characters come from a pre-drawn block (one numpy call per 1M characters, not per id).
+        if self._pos + length > len(self._buf):
+            self._buf = _B62[self.rng.integers(0, 62, size=1_000_000)].tobytes().decode()
+            self._pos = 0
+        out = self._buf[self._pos : self._pos + length]
+        self._pos += length
+        return prefix + "_1" + out
+
+
+def _pick(rng: np.random.Generator, cum: np.ndarray) -> int:
+    """One categorical draw from cumulative probabilities (rng.choice with p= is slow per call)."""
+    return min(int(np.searchsorted(cum, rng.random(), side="right")), len(cum) - 1)
 
 
 def add_months(anchor: dt.datetime, months: int) -> dt.datetime:
@@ -139,7 +153,7 @@ def make_billing(
     for a in range(acc.n):
         seg = int(acc.segment[a])
         plan = PLAN_BY_SEGMENT[seg]
-        cadence = ["monthly", "quarterly", "annual"][rng.choice(3, p=CADENCE_SHARE[seg])]
+        cadence = ["monthly", "quarterly", "annual"][_pick(rng, CADENCE_CUM[seg])]
         cadences.append(cadence)
         created = ws + dt.timedelta(days=int(acc.created_day[a]), seconds=int(acc.created_sec[a]))
         cus_id = ids("cus")

@@ -10,6 +10,7 @@ import datetime as dt
 
 import numpy as np
 
+from pipelines.demo.billing import _pick
 from pipelines.demo.company import ROLES, SEGMENTS, Accounts, Users
 
 HEADERS = {
@@ -48,6 +49,8 @@ HEADERS = {
 }
 QUADRANTS = ["Champions", "Frustrated Power Users", "Relationship-Dependent", "Churn Risk"]
 UNKNOWN_CRM_ACCOUNT = "acc_99999"
+_KIND_CUM = np.cumsum([0.35, 0.25, 0.25, 0.15])
+_PRIORITY_CUM = np.cumsum([0.3, 0.45, 0.2, 0.05])
 
 
 def iso(ws: dt.datetime, day: int, sec: int) -> str:
@@ -124,7 +127,7 @@ def cs_rows(
         # Human CS touches: Poisson per day with rate rising with relationship.
         lam = human_rate[seg] / 30.0 * (0.3 + 1.2 * r[live])
         for day in live[rng.random(live.size) < lam]:
-            kind = ["call", "meeting", "email", "note"][rng.choice(4, p=[0.35, 0.25, 0.25, 0.15])]
+            kind = ["call", "meeting", "email", "note"][_pick(rng, _KIND_CUM)]
             acts.append((a, int(day), kind, False, _sentiment(rng, kind, r[day]), acc.csm[a]))
         # Quarterly business reviews for mid-market and enterprise.
         if seg >= 1:
@@ -169,7 +172,7 @@ def cs_rows(
     for i, (a, d) in enumerate(tickets):
         opened = int(rng.integers(7 * 3600, 20 * 3600))
         dur = int(rng.exponential(3 * 86400)) + 600
-        priority = ["low", "normal", "high", "urgent"][rng.choice(4, p=[0.3, 0.45, 0.2, 0.05])]
+        priority = ["low", "normal", "high", "urgent"][_pick(rng, _PRIORITY_CUM)]
         closed_abs = d * 86400 + opened + dur
         is_open = closed_abs >= days * 86400 or rng.random() < 0.03
         out_tickets.append(

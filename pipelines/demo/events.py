@@ -164,13 +164,11 @@ def make_specials(
     days: int,
 ) -> Specials:
     """identify / group calls, anonymous pre-signup browsing, sign-ups and onboarding milestones."""
-    rows: dict[str, list] = {
-        k: [] for k in ("day", "ms", "typ", "user", "anon", "ev", "ctx", "gid", "props", "traits")
-    }
+    names = ("day", "ms", "typ", "user", "anon", "ev", "ctx", "gid", "props", "traits")
+    rows: list[tuple[int, ...]] = []
 
     def add(day, ms, typ, user=-1, anon=-1, ev=-1, ctx=-1, gid=-1, props=-1, traits=-1):
-        for k, v in zip(rows, (day, ms, typ, user, anon, ev, ctx, gid, props, traits), strict=True):
-            rows[k].append(v)
+        rows.append((day, ms, typ, user, anon, ev, ctx, gid, props, traits))
 
     n_users = users.n
     page_base = vocab.start[-1]
@@ -249,7 +247,8 @@ def make_specials(
                 ctx=a,
                 props=vocab.start[EV["onboarding.milestone_completed"]] + k,
             )
-    arrays = {k: np.asarray(v, dtype=np.int64) for k, v in rows.items()}
+    matrix = np.array(rows, dtype=np.int64).reshape(-1, len(names))
+    arrays = {k: matrix[:, i] for i, k in enumerate(names)}
     order = np.lexsort((arrays["ms"], arrays["day"]))
     arrays = {k: v[order] for k, v in arrays.items()}
     return Specials(day=arrays.pop("day"), cols=arrays)
@@ -290,8 +289,9 @@ class EventWriter:
         # Draws that only the jsonl form makes (malformed lines) use their own stream, so the jsonl
         # and parquet forms of one seed carry exactly the same messages.
         self.jsonl_rng = np.random.default_rng(self.rng.integers(2**63))
-        traits = [_json({"email": e}) for e in self.users.emails0]
-        traits += [_json({"email": e}) for e in self.users.emails1]
+        # Emails are [a-z0-9.@-] only, so a format string is valid JSON (and far faster than dumps).
+        traits = [f'{{"email":"{e}"}}' for e in self.users.emails0]
+        traits += [f'{{"email":"{e}"}}' for e in self.users.emails1]
         traits += [
             _json({"name": nm, "industry": ind})
             for nm, ind in zip(self.acc.names, self.acc.industry, strict=True)
