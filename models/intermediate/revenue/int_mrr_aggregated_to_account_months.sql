@@ -71,8 +71,9 @@ account_months as (
     from account_first_months
     cross join as_of
     inner join month_offsets
-        on month_offsets.generated_number - 1
-        <= {{ dbt.datediff('account_first_months.first_month', 'as_of.as_of_month', 'month') }}
+        on
+            month_offsets.generated_number - 1
+            <= {{ dbt.datediff('account_first_months.first_month', 'as_of.as_of_month', 'month') }}
 ),
 
 -- A line counts on every day of [period_start_date, period_end_date); a month's MRR is its first day's.
@@ -85,7 +86,7 @@ mrr_on_first_days as (
     left join recurring_lines
         on
             account_months.account_id = recurring_lines.account_id
-            and recurring_lines.period_start_date <= account_months.month_start
+            and account_months.month_start >= recurring_lines.period_start_date
             and account_months.month_start < recurring_lines.period_end_date
     group by
         account_months.account_id,
@@ -94,8 +95,7 @@ mrr_on_first_days as (
 
 final as (
     select
-        {{ dbt.concat(['account_id', "'_'", 'cast(month_start as ' ~ dbt.type_string() ~ ')']) }}
-        as account_month_id,
+        {{ dbt.concat(['account_id', "'_'", 'cast(month_start as ' ~ dbt.type_string() ~ ')']) }} as account_month_id,
         account_id,
         month_start,
         -- Rounded to cents so that equal prices compare equal after interval normalisation.

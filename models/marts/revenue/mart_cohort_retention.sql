@@ -1,6 +1,9 @@
 -- One row per revenue cohort (the month of an account's `new` movement) per month since that start:
 -- logo and revenue retention at equal tenure. Formulas: docs block `revenue__cohort_retention`.
 
+{%- set cohort_month_text = 'cast(cohort_month as ' ~ dbt.type_string() ~ ')' %}
+{%- set months_since_start_text = 'cast(months_since_start as ' ~ dbt.type_string() ~ ')' %}
+
 with
 
 account_months as (
@@ -23,21 +26,21 @@ cohorts as (
 tenure_months as (
     select
         cohorts.cohort_month,
-        {{ dbt.datediff('cohorts.cohort_month', 'account_months.month_start', 'month') }} as months_since_start,
+        {{ dbt.datediff('cohorts.cohort_month', 'account_months.month_start', 'month') }} as months_since_start, -- noqa: LT05
         account_months.account_id,
         account_months.mrr
     from cohorts
     inner join account_months
         on
             cohorts.account_id = account_months.account_id
-            and account_months.month_start >= cohorts.cohort_month
+            and cohorts.cohort_month <= account_months.month_start
 ),
 
 aggregated as (
     select
         cohort_month,
         months_since_start,
-        count(*) as accounts,
+        count(*) as accounts, -- noqa: RF04
         sum(case when mrr > 0 then 1 else 0 end) as retained_accounts,
         sum(mrr) as mrr
     from tenure_months
@@ -56,8 +59,7 @@ with_starting_mrr as (
 
 final as (
     select
-        {{ dbt.concat(['cast(cohort_month as ' ~ dbt.type_string() ~ ')', "'_'", 'cast(months_since_start as ' ~ dbt.type_string() ~ ')']) }}
-        as cohort_retention_id,
+        {{ dbt.concat([cohort_month_text, "'_'", months_since_start_text]) }} as cohort_retention_id,
         cohort_month,
         months_since_start,
         accounts,

@@ -13,7 +13,7 @@ cohort_sizes as (
 new_accounts as (
     select
         month_start as cohort_month,
-        count(*) as accounts
+        count(*) as accounts -- noqa: RF04
     from {{ ref('fct_mrr_movements') }}
     where movement_type = 'new'
     group by month_start
