@@ -135,7 +135,7 @@ def step_load(settings: Settings, record: RunRecord, run_dir: Path) -> None:
 
 
 def step_build(settings: Settings, record: RunRecord, run_dir: Path) -> None:
-    """One `dbt build` (models, seeds, snapshots, every test), then `dbt source freshness`."""
+    """`dbt build` (seeds, models, snapshots, data tests), dbt unit tests, `dbt source freshness`."""
     from pipelines import dbt_runner
 
     dbt_vars = {"as_of_date": settings.as_of} if settings.as_of else None
@@ -148,9 +148,16 @@ def step_build(settings: Settings, record: RunRecord, run_dir: Path) -> None:
         "artifacts_dir": run_dir,
     }
     with record.step("build"):
-        outcome = dbt_runner.invoke(["build"], **common)
+        # Unit tests run after the build, not before each model: a unit test of an incremental
+        # model reads the column types of the model's own relation, which a fresh candidate does
+        # not have yet. Nothing is published unless both commands pass, so the gate is the same.
+        outcome = dbt_runner.invoke(["build", "--exclude-resource-type", "unit_test"], **common)
         if not outcome.success:
             raise wap.PublishError("build", outcome.describe())
+    with record.step("unit_tests"):
+        outcome = dbt_runner.invoke(["test", "--select", "test_type:unit"], **common)
+        if not outcome.success:
+            raise wap.PublishError("unit_tests", outcome.describe())
     with record.step("freshness"):
         outcome = dbt_runner.invoke(["source", "freshness"], **common)
         if not outcome.success:

@@ -118,7 +118,7 @@ def invoke(
         for artifact in ("run_results.json", "sources.json"):
             src = target_dir / artifact
             if src.exists():
-                stem = command[0] if command[0] != "source" else "freshness"
+                stem = {"source": "freshness", "test": "unit_test"}.get(command[0], command[0])
                 shutil.copy2(src, artifacts_dir / f"{stem}_{artifact}")
     logger.info("dbt %s: success=%s %s", name, outcome.success, outcome.counts)
     return outcome
