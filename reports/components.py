@@ -349,7 +349,7 @@ def heatmap(frame: pd.DataFrame, x: str, y: str, value: str, x_title: str, y_tit
         y=alt.Y(f"{y}:O", title=y_title),
     )
     cells = base.mark_rect().encode(
-        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="greens", domain=[0, 1]), title=None),
+        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="greens", domainMin=0), title=None),
         tooltip=[x, y, alt.Tooltip(f"{value}:Q", format=".1%")],
     )
     labels = base.mark_text(fontSize=10).encode(text=alt.Text(f"{value}:Q", format=".0%"))
