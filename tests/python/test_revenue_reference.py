@@ -94,6 +94,12 @@ def _create_staging_inputs(database: Path) -> None:
                 ended_at timestamptz, created_at timestamptz)"""
         )
         con.execute("create table staging.stg_product__events (event_id varchar, event_at timestamptz)")
+        # mart_cohort_retention reads health on the months' first days; the reference has none.
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.fct_account_health_daily"
+            " (account_id varchar, date_day date, health_score double)"
+        )
         customers = sorted({row["customer_id"] for row in periods}, key=int)
         con.executemany(
             "insert into staging.stg_crm__accounts (account_id, stripe_customer_id) values (?, ?)",
@@ -153,6 +159,9 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnec
             *REVENUE_MODELS,
             "--vars",
             f"{{as_of_date: '{AS_OF_DATE}'}}",
+            # Tests that also read unselected models (relationships to dim_accounts) are skipped.
+            "--indirect-selection",
+            "cautious",
         ],
         env=env,
         capture_output=True,

@@ -14,6 +14,14 @@ account_months as (
     from {{ ref('int_mrr_aggregated_to_account_months') }}
 ),
 
+health_daily as (
+    select
+        account_id,
+        date_day,
+        health_score
+    from {{ ref('fct_account_health_daily') }}
+),
+
 cohorts as (
     select
         account_id,
@@ -28,12 +36,18 @@ tenure_months as (
         cohorts.cohort_month,
         {{ dbt.datediff('cohorts.cohort_month', 'account_months.month_start', 'month') }} as months_since_start, -- noqa: LT05
         account_months.account_id,
-        account_months.mrr
+        account_months.mrr,
+        -- Health on the measured month's first day, the same day MRR is measured on.
+        health_daily.health_score
     from cohorts
     inner join account_months
         on
             cohorts.account_id = account_months.account_id
             and cohorts.cohort_month <= account_months.month_start
+    left join health_daily
+        on
+            account_months.account_id = health_daily.account_id
+            and account_months.month_start = health_daily.date_day
 ),
 
 aggregated as (
@@ -42,7 +56,9 @@ aggregated as (
         months_since_start,
         count(*) as accounts, -- noqa: RF04
         sum(case when mrr > 0 then 1 else 0 end) as retained_accounts,
-        sum(mrr) as mrr
+        sum(mrr) as mrr,
+        count(health_score) as scored_accounts,
+        avg(health_score) as avg_health_score
     from tenure_months
     group by
         cohort_month,
@@ -67,7 +83,9 @@ final as (
         starting_mrr,
         mrr,
         1.0 * retained_accounts / accounts as logo_retention,
-        mrr / nullif(starting_mrr, 0) as revenue_retention
+        mrr / nullif(starting_mrr, 0) as revenue_retention,
+        scored_accounts,
+        avg_health_score
     from with_starting_mrr
 )
 

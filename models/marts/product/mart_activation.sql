@@ -1,0 +1,70 @@
+-- One row per signup cohort (month of the account's CRM created_at): how many accounts reached the
+-- activation milestone (var activation_milestone), how fast, and whether within 30 days.
+-- Definitions: docs block `product__activation`.
+
+{%- set milestone = var('activation_milestone') %}
+
+with
+
+accounts as (
+    select
+        account_id,
+        cast(created_at as date) as created_date
+    from {{ ref('stg_crm__accounts') }}
+    where created_at is not null
+),
+
+milestone_events as (
+    select
+        event_id,
+        milestone_name
+    from {{ ref('stg_product__events') }}
+    where
+        event_name = 'onboarding.milestone_completed'
+        and milestone_name = '{{ milestone }}'
+),
+
+resolved_events as (
+    select
+        event_id,
+        account_id,
+        event_date
+    from {{ ref('int_events_resolved_to_accounts') }}
+),
+
+-- An account is activated on the first day any of its users completed the milestone.
+activations as (
+    select
+        resolved_events.account_id,
+        min(resolved_events.event_date) as activated_date
+    from resolved_events
+    inner join milestone_events
+        on resolved_events.event_id = milestone_events.event_id
+    group by resolved_events.account_id
+),
+
+account_activations as (
+    select
+        accounts.account_id,
+        cast({{ dbt.date_trunc('month', 'accounts.created_date') }} as date) as signup_month,
+        activations.activated_date,
+        {{ dbt.datediff('accounts.created_date', 'activations.activated_date', 'day') }} as days_to_activation
+    from accounts
+    left join activations
+        on accounts.account_id = activations.account_id
+),
+
+final as (
+    select
+        signup_month,
+        count(*) as accounts, -- noqa: RF04
+        count(activated_date) as activated_accounts,
+        sum(case when days_to_activation <= 30 then 1 else 0 end) as activated_within_30d,
+        1.0 * count(activated_date) / count(*) as activation_rate,
+        1.0 * sum(case when days_to_activation <= 30 then 1 else 0 end) / count(*) as activation_rate_30d,
+        avg(1.0 * days_to_activation) as avg_days_to_activation
+    from account_activations
+    group by signup_month
+)
+
+select * from final
