@@ -1,6 +1,7 @@
 -- Product usage per account per day, quiet days included, with 7- and 30-day rolling windows.
--- Incremental: each run recomputes the days from (last built day - usage_lookback_days) on, so
--- late events are counted and the result equals a full refresh (tests/python/test_usage_incremental.py).
+-- Incremental: each run recomputes the days from (last built day - usage_lookback_days) on, or from
+-- the first day whose attribution changed, so late events are counted and the result equals a full
+-- refresh (tests/python/test_usage_incremental.py).
 -- In-model config because the strategy is engine-specific: it comes from the one dispatched macro
 -- macros/cross_db/day_grain_incremental.sql.
 {{
@@ -18,14 +19,65 @@
 with
 
 {% if is_incremental() %}
--- First day to recompute; earlier days stay as built.
+-- What identity resolution attributes to each account-day now: compared with what was built, it
+-- finds days whose attribution changed after they were built (a late identify call stitches old
+-- anonymous events, a late e-mail or membership re-attributes them), far behind the lookback.
+current_fingerprints as (
+    select
+        account_id,
+        event_date as date_day,
+        count(*) as events,
+        count(user_id) as identified_events,
+        count(distinct user_id) as users
+    from {{ ref('int_events_resolved_to_accounts') }}
+    group by
+        account_id,
+        event_date
+),
+
+built_fingerprints as (
+    select
+        account_id,
+        date_day,
+        events,
+        identified_events,
+        users
+    from {{ this }}
+    where events > 0
+),
+
+changed_days as (
+    select min(coalesce(current_fingerprints.date_day, built_fingerprints.date_day)) as first_changed_date
+    from current_fingerprints
+    full outer join built_fingerprints
+        on
+            current_fingerprints.account_id = built_fingerprints.account_id
+            and current_fingerprints.date_day = built_fingerprints.date_day
+    where
+        coalesce(current_fingerprints.events, 0) <> coalesce(built_fingerprints.events, 0)
+        or coalesce(current_fingerprints.identified_events, 0) <> coalesce(built_fingerprints.identified_events, 0)
+        or coalesce(current_fingerprints.users, 0) <> coalesce(built_fingerprints.users, 0)
+),
+
+last_build as (
+    select
+        cast({{ dbt.dateadd('day', -1 * var('usage_lookback_days'), 'max(date_day)') }} as date)
+            as lookback_from_date
+    from {{ this }}
+),
+
+-- First day to recompute: usage_lookback_days before the last built day, or the first day whose
+-- attribution changed when earlier. Earlier days stay as built.
 reprocess_window as (
     select
-        coalesce(
-            cast({{ dbt.dateadd('day', -1 * var('usage_lookback_days'), 'max(date_day)') }} as date),
-            cast('1900-01-01' as date)
-        ) as reprocess_from_date
-    from {{ this }}
+        case
+            when last_build.lookback_from_date is null then cast('1900-01-01' as date)
+            when changed_days.first_changed_date < last_build.lookback_from_date
+                then changed_days.first_changed_date
+            else last_build.lookback_from_date
+        end as reprocess_from_date
+    from last_build
+    cross join changed_days
 ),
 
 -- The latest activity before the recomputed stretch (and its 30-day warm-up), carried forward.
@@ -137,6 +189,8 @@ daily_events as (
         account_id,
         event_date as date_day,
         count(*) as events,
+        count(user_id) as identified_events,
+        count(distinct user_id) as users,
         sum(case when message_type = 'track' then 1 else 0 end) as track_events,
         count(distinct case when message_type = 'track' then user_id end) as active_users,
         count(distinct feature_name) as key_features_used,
@@ -268,6 +322,8 @@ final as (
         rolled.account_id,
         rolled.date_day,
         coalesce(daily_events.events, 0) as events,
+        coalesce(daily_events.identified_events, 0) as identified_events,
+        coalesce(daily_events.users, 0) as users,
         coalesce(daily_events.track_events, 0) as track_events,
         coalesce(daily_events.active_users, 0) as active_users,
         coalesce(daily_sessions.sessions, 0) as sessions,

@@ -1,0 +1,125 @@
+"""The incremental account-day usage model equals a full refresh after late events arrive.
+
+A small demo drop is generated and landed with the real pipeline (dlt). Before the first build,
+some events are held back: every event of the latest day (a new day for the next run) and every
+third event of the two days before it (late events inside `usage_lookback_days`). The first build
+covers the data without them; the held-back events are then put back into the raw tables, as a
+later load would land them, and the incremental run is compared, row for row and column for column,
+with a `--full-refresh` of the same model on the same data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from pipelines.dbt_runner import invoke
+from pipelines.demo import generate
+from pipelines.load import load_drop
+
+pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+END_DATE = dt.date(2026, 3, 31)
+USAGE_MODEL = "int_usage_aggregated_to_account_days"
+# Everything the usage model needs, nothing downstream; tests run elsewhere (their own suites).
+SELECT = ["--select", f"+{USAGE_MODEL}", "--exclude-resource-type", "test", "unit_test"]
+EVENT_DATE = "cast(try_cast(timestamp as timestamptz) as date)"
+
+
+def _dbt(tmp: Path, db: Path, *extra: str) -> None:
+    outcome = invoke(
+        ["build", *SELECT, *extra],
+        project_dir=REPO_ROOT,
+        build_db=db,
+        target_dir=tmp / "target",
+        log_dir=tmp / "logs",
+    )
+    assert outcome.success, outcome.describe()
+
+
+def _usage(db: Path) -> pd.DataFrame:
+    with duckdb.connect(str(db), read_only=True) as con:
+        frame = con.sql(f"select * from intermediate.{USAGE_MODEL} order by account_day_id").df()
+    return frame.reset_index(drop=True)
+
+
+def _hold_back_late_events(db: Path) -> int:
+    """Move the latest day's events and every 3rd event of the 2 days before into holding tables."""
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema if not exists held_back")
+        (latest,) = con.sql(f"select max({EVENT_DATE}) from raw_product.events").fetchone()
+        con.execute(
+            f"""
+            create table held_back.message_ids as
+            select message_id
+            from (
+                select
+                    message_id,
+                    {EVENT_DATE} as event_date,
+                    row_number() over (order by message_id) as position
+                from raw_product.events
+            ) as events
+            where event_date = ?
+               or (event_date >= ? and event_date < ? and position % 3 = 0)
+            """,
+            [latest, latest - dt.timedelta(days=2), latest],
+        )
+        for table in ("events", "event_deliveries"):
+            con.execute(
+                f"create table held_back.{table} as select * from raw_product.{table} "
+                "where message_id in (select message_id from held_back.message_ids)"
+            )
+            con.execute(
+                f"delete from raw_product.{table} "
+                "where message_id in (select message_id from held_back.message_ids)"
+            )
+        (held,) = con.sql("select count(*) from held_back.events").fetchone()
+    return held
+
+
+def _land_held_back_events(db: Path) -> None:
+    with duckdb.connect(str(db)) as con:
+        for table in ("events", "event_deliveries"):
+            con.execute(f"insert into raw_product.{table} select * from held_back.{table}")
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("usage_incremental")
+    drop, db = tmp / "drop", tmp / "wh.duckdb"
+    generate(drop, accounts=8, days=21, end_date=END_DATE, progress=False)
+    load_drop(drop, db, progress=False, pipelines_dir=str(tmp / "dlt"))
+    return tmp, db
+
+
+def test_incremental_run_after_late_events_equals_full_refresh(warehouse: tuple[Path, Path]) -> None:
+    tmp, db = warehouse
+    held = _hold_back_late_events(db)
+    assert held > 0, "the drop must have events to hold back"
+
+    _dbt(tmp, db, "--full-refresh")
+    before = _usage(db)
+    assert before["date_day"].max() == pd.Timestamp(END_DATE - dt.timedelta(days=1))
+
+    _land_held_back_events(db)
+    _dbt(tmp, db)  # incremental: recomputes the lookback window and adds the new day
+    incremental = _usage(db)
+
+    _dbt(tmp, db, "--full-refresh")
+    full_refresh = _usage(db)
+
+    # The late events changed the already built days, so the comparison below is not vacuous.
+    late_days = [pd.Timestamp(END_DATE - dt.timedelta(days=offset)) for offset in (1, 2)]
+    assert (
+        incremental.loc[incremental["date_day"].isin(late_days), "events"].sum()
+        > before.loc[before["date_day"].isin(late_days), "events"].sum()
+    )
+    assert incremental["date_day"].max() == pd.Timestamp(END_DATE)
+    assert len(incremental) == len(full_refresh)
+    pd.testing.assert_frame_equal(incremental, full_refresh, check_exact=True)
+
