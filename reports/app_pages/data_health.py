@@ -22,6 +22,10 @@ if status is not None:
 st.subheader("Runs")
 runs = ui.load(data.run_log, 20, what="Run log")
 if not ui.empty_note(runs, "No runs logged yet."):
+    published = runs[runs["outcome"] == "published"]
+    if not published.empty:
+        latest = published.iloc[0]  # newest first
+        st.success(f"Last published by run `{latest['run_id']}`, finished {latest['finished_at']} UTC.")
     ui.table(runs)
 
 st.subheader("Freshness of the marts")

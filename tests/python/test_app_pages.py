@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app_support import REPO_ROOT, demo_warehouse, query, require
+from test_app_support import REPO_ROOT, demo_warehouse, query, require, tables
 
 from reports import components as ui
 from reports import data
@@ -239,10 +239,16 @@ def test_model_accuracy_shows_the_backtest_of_the_longest_horizon(warehouse):
 def test_data_health_shows_runs_freshness_and_rejections(warehouse):
     require(*PAGE_TABLES["data_health"])
     app = open_page("data_health")
-    tables = [frame.value for frame in app.dataframe]
-    runs, freshness, rejected = tables[0], tables[1], tables[2] if len(tables) > 2 else None
+    frames = [frame.value for frame in app.dataframe]
+    runs, freshness, rejected = frames[0], frames[1], frames[2] if len(frames) > 2 else None
     assert "published" in set(runs["outcome"])
-    assert freshness["published"].all()
+    newest = query(
+        "select run_id from quality.run_log where outcome = 'published' order by started_at desc limit 1"
+    )
+    assert any(f"Last published by run `{newest['run_id'].iloc[0]}`" in item.value for item in app.success)
+    published = set(freshness.loc[freshness["published"], "mart"])
+    assert published == set(data.ALL_MARTS) & tables()
+    assert data.DIM_ACCOUNTS in published
     expected = query("select count(*) as n from quality.rejected_records")["n"].iloc[0]
     if expected == 0:
         assert any("No record was rejected" in item.value for item in app.info)
