@@ -78,7 +78,7 @@ def _pipeline(source: str, dest: Destination, target_id: str, pipelines_dir: str
     # the package is safe: its files are not marked landed and are extracted again below.
     if pipeline.has_pending_data:
         log.warning("%s: dropping load package(s) left pending by a failed run", name)
-        pipeline.drop_pending_packages()
+        pipeline.abort_packages()
     return pipeline
 
 
