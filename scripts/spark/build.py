@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         help="metastore, table files and exported Parquet (deleted and recreated)",
     )
     parser.add_argument("dbt_args", nargs="*", help="dbt command and arguments (default: build)")
-    args = parser.parse_args(argv)
+    # dbt's own options (--select, --exclude, ...) pass through with or without a `--` separator.
+    args, passthrough = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     spark_dir = args.spark_dir.resolve()
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from dbt.cli.main import dbtRunner
 
-    dbt_args = args.dbt_args or ["build"]
+    dbt_args = [*args.dbt_args, *passthrough] or ["build"]
     result = dbtRunner().invoke(
         [*dbt_args, "--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT)]
     )
