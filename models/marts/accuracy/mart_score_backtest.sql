@@ -117,7 +117,7 @@ final as (
         horizon_days,
         health_band,
         accounts,
-        churned_accounts,
+        cast(churned_accounts as {{ dbt.type_bigint() }}) as churned_accounts,
         1.0 * churned_accounts / accounts as churn_rate
     from aggregated
 )

@@ -59,7 +59,8 @@ final as (
         signup_month,
         count(*) as accounts, -- noqa: RF04
         count(activated_date) as activated_accounts,
-        sum(case when days_to_activation <= 30 then 1 else 0 end) as activated_within_30d,
+        cast(sum(case when days_to_activation <= 30 then 1 else 0 end) as {{ dbt.type_bigint() }})
+        as activated_within_30d,
         1.0 * count(activated_date) / count(*) as activation_rate,
         1.0 * sum(case when days_to_activation <= 30 then 1 else 0 end) / count(*) as activation_rate_30d,
         avg(1.0 * days_to_activation) as avg_days_to_activation

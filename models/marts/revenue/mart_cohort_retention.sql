@@ -79,7 +79,7 @@ final as (
         cohort_month,
         months_since_start,
         accounts,
-        retained_accounts,
+        cast(retained_accounts as {{ dbt.type_bigint() }}) as retained_accounts,
         starting_mrr,
         mrr,
         1.0 * retained_accounts / accounts as logo_retention,
