@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.config import disable_telemetry
@@ -362,7 +363,8 @@ def cmd_status(settings: Settings) -> int:
         if not path.exists():
             return "missing"
         stat = path.stat()
-        return f"{stat.st_size / 1e6:.1f} MB, modified {stat.st_mtime:.0f}"
+        modified = datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="seconds")
+        return f"{stat.st_size / 1e6:.1f} MB, modified {modified}"
 
     lock = wap.WarehouseLock(settings.lock_file)
     busy = wap.is_locked(settings.lock_file)
@@ -409,7 +411,16 @@ def cmd_app(settings: Settings, port: int) -> int:
         "false",
     ]
     logger.info("starting the app on http://127.0.0.1:%d (warehouse %s)", port, settings.warehouse)
-    return subprocess.call(command, env=env, cwd=settings.project_dir)
+    child = subprocess.Popen(command, env=env, cwd=settings.project_dir)
+    try:
+        return child.wait()
+    except (Interrupted, KeyboardInterrupt):
+        child.terminate()  # SIGTERM/Ctrl-C of the CLI stops the app too
+        try:
+            return child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            return child.wait()
 
 
 # -------------------------------------------------------------------------------------- summary

@@ -1,4 +1,4 @@
-"""`account-health run` on the warehouse's own dbt project and a small demo company (20 x 60 days).
+"""`account-health run` on the warehouse's own dbt project and a small demo company (60 x 60 days).
 
 The integrated path: the generator's file drop (with its bad records), dlt, every dbt model and test,
 the GX audit, the publish. Asserts what CONTRACT section 1b and section 4 promise of a run.
@@ -57,7 +57,7 @@ def demo(tmp_path_factory) -> dict:
 
     root = tmp_path_factory.mktemp("demo_company")
     drop = root / "drop"
-    manifest = generate(drop, accounts=20, days=60, seed=7, end_date="2026-06-30", progress=False)
+    manifest = generate(drop, accounts=60, days=60, seed=7, end_date="2026-06-30", progress=False)
     warehouse = root / "wh" / "health.duckdb"
     result = _run(["run", "--source-dir", str(drop), "--warehouse", str(warehouse)])
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]

@@ -507,3 +507,38 @@ def test_bi_reads_the_published_marts_through_sqlalchemy_read_only(published):
             assert "dim_accounts" in tables
     finally:
         engine.dispose()
+
+
+def test_app_command_serves_on_localhost_and_stops_with_the_cli(published):
+    import socket
+    import urllib.request
+
+    if not (REPO / "reports" / "app.py").exists():
+        pytest.skip("reports/app.py is not written yet")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(published["env"], ACCOUNT_HEALTH_PROJECT_DIR=str(REPO))
+    proc = subprocess.Popen(
+        [*CLI, "app", "--warehouse", str(published["warehouse"]), "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                    return response.read().decode() == "ok"
+            except OSError:
+                return False
+
+        _wait_for(healthy, timeout=90, interval=0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    time.sleep(1)
+    with socket.socket() as probe:  # the Streamlit child stopped with the CLI: the port is free
+        probe.bind(("127.0.0.1", port))
