@@ -52,7 +52,9 @@ def test_every_version_has_a_default_row_for_each_parameter() -> None:
     rows = _rows()
     versions = {row["config_version"] for row in rows}
     for version in versions:
-        defaults = {r["parameter_name"] for r in rows if r["config_version"] == version and r["segment"] == "*"}
+        defaults = {
+            r["parameter_name"] for r in rows if r["config_version"] == version and r["segment"] == "*"
+        }
         assert defaults == _pivot_parameters(), f"{version}: defaults differ from the pivot's parameters"
 
 
