@@ -122,4 +122,3 @@ def test_incremental_run_after_late_events_equals_full_refresh(warehouse: tuple[
     assert incremental["date_day"].max() == pd.Timestamp(END_DATE)
     assert len(incremental) == len(full_refresh)
     pd.testing.assert_frame_equal(incremental, full_refresh, check_exact=True)
-

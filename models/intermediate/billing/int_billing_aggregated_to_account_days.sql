@@ -133,7 +133,7 @@ past_days as (
     left join history_lines
         on
             spine.account_id = history_lines.account_id
-            and history_lines.period_start_date <= spine.date_day
+            and spine.date_day >= history_lines.period_start_date
             and spine.date_day < history_lines.counted_until_date
     where spine.date_day < spine.as_of_date
     group by
@@ -317,8 +317,8 @@ final as (
         date_day,
         cast(licensed_seats as {{ dbt.type_int() }}) as licensed_seats,
         -- Rounded to cents so that equal prices compare equal after interval normalisation.
-        cast(round(arr, 2) as {{ dbt.type_numeric() }}) as arr,
-        cast(round(mrr, 2) as {{ dbt.type_numeric() }}) as mrr,
+        cast(round(cast(arr as {{ dbt.type_numeric() }}), 2) as {{ dbt.type_numeric() }}) as arr,
+        cast(round(cast(mrr as {{ dbt.type_numeric() }}), 2) as {{ dbt.type_numeric() }}) as mrr,
         renewal_date,
         subscription_status,
         billing_source

@@ -53,7 +53,7 @@ membership_matches as (
     inner join memberships
         on
             events.user_id = memberships.user_id
-            and memberships.valid_from <= events.event_date
+            and events.event_date >= memberships.valid_from
             and (memberships.valid_to is null or events.event_date < memberships.valid_to)
     inner join accounts
         on memberships.account_id = accounts.account_id

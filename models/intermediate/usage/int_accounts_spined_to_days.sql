@@ -81,14 +81,15 @@ account_days as (
     from account_first_days
     cross join as_of
     inner join day_offsets
-        on day_offsets.generated_number - 1
-        <= {{ dbt.datediff('account_first_days.first_date', 'as_of.as_of_date', 'day') }}
+        on
+            day_offsets.generated_number - 1
+            <= {{ dbt.datediff('account_first_days.first_date', 'as_of.as_of_date', 'day') }}
 ),
 
 final as (
     select
         {{ dbt.concat(['account_id', "'_'", 'cast(date_day as ' ~ dbt.type_string() ~ ')']) }}
-        as account_day_id,
+            as account_day_id,
         account_id,
         date_day,
         as_of_date

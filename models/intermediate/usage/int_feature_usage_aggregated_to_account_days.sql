@@ -15,7 +15,7 @@ feature_events as (
 final as (
     select
         {{ dbt.concat(['account_id', "'_'", 'feature_name', "'_'", 'cast(event_date as ' ~ dbt.type_string() ~ ')']) }}
-        as account_feature_day_id,
+            as account_feature_day_id,
         account_id,
         event_date as date_day,
         feature_name,

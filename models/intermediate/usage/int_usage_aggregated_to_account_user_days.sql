@@ -19,7 +19,7 @@ resolved_events as (
 final as (
     select
         {{ dbt.concat(['account_id', "'_'", 'user_id', "'_'", 'cast(event_date as ' ~ dbt.type_string() ~ ')']) }}
-        as account_user_day_id,
+            as account_user_day_id,
         account_id,
         user_id,
         event_date as date_day,

@@ -17,17 +17,17 @@ spine as (
 ),
 
 {% for model in models %}
-{{ model }}_rows as (
-    select
-        '{{ model }}' as model_name,
-        account_id,
-        date_day,
-        count(*) as model_rows
-    from {{ ref(model) }}
-    group by
-        account_id,
-        date_day
-),
+    {{ model }}_rows as (
+        select
+            '{{ model }}' as model_name,
+            account_id,
+            date_day,
+            count(*) as model_rows
+        from {{ ref(model) }}
+        group by
+            account_id,
+            date_day
+    ),
 {% endfor %}
 
 compared as (
