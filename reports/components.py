@@ -377,3 +377,23 @@ def backtest_chart(frame: pd.DataFrame) -> alt.Chart:
             ],
         )
     )
+
+
+def activation_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Activation rate (ever and within 30 days) per signup month."""
+    long = frame.melt(
+        id_vars=["signup_month"],
+        value_vars=["activation_rate", "activation_rate_30d"],
+        var_name="rate",
+        value_name="value",
+    )
+    return (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("signup_month:T", title="Signup month"),
+            y=alt.Y("value:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]), title="Activated"),
+            color=alt.Color("rate:N", title=None),
+            tooltip=["signup_month:T", "rate", alt.Tooltip("value:Q", format=".1%")],
+        )
+    )

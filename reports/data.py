@@ -230,6 +230,7 @@ REVENUE_RETENTION = "marts.mart_revenue_retention"
 COHORT_RETENTION = "marts.mart_cohort_retention"
 FEATURE_ADOPTION = "marts.mart_feature_adoption"
 SCORE_BACKTEST = "marts.mart_score_backtest"
+ACTIVATION = "marts.mart_activation"
 CS_TOUCHES = "marts.fct_cs_touches"
 NPS_RESPONSES = "marts.fct_nps_responses"
 REJECTED_RECORDS = "quality.rejected_records"
@@ -248,6 +249,7 @@ ALL_MARTS = (
     COHORT_RETENTION,
     FEATURE_ADOPTION,
     SCORE_BACKTEST,
+    ACTIVATION,
 )
 
 
@@ -747,6 +749,11 @@ def feature_adoption() -> pd.DataFrame:
     )
 
 
+def activation() -> pd.DataFrame:
+    """Activation per signup month: accounts, activated (ever, within 30 days), rates, speed."""
+    return _frame(Query(f"select * from {ACTIVATION} order by signup_month", tables=(ACTIVATION,)))
+
+
 def score_backtest() -> pd.DataFrame:
     """Churn rate per scoring date, horizon and health band."""
     return _frame(
@@ -820,6 +827,7 @@ def freshness() -> pd.DataFrame:
         COHORT_RETENTION: "max(cohort_month)",
         FEATURE_ADOPTION: "null",
         SCORE_BACKTEST: "max(scored_on)",
+        ACTIVATION: "max(signup_month)",
     }
     queries = {
         table: Query(

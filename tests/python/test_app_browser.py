@@ -141,13 +141,14 @@ def test_portfolio_renders_in_chromium(app_url, page):
     page.goto(app_url)
     page.get_by_text("At-risk ARR by renewal window and segment").wait_for(timeout=30_000)
     page.locator("[data-testid='stMetricLabel']", has_text="At-risk ARR").wait_for(timeout=30_000)
+    page.locator("[data-testid='stVegaLiteChart']").nth(3).wait_for(timeout=30_000)
     _wait_until_rendered(page)
+    page.screenshot(path=str(ARTIFACTS / "portfolio.png"), full_page=True)
     metric_values = page.locator("[data-testid='stMetricValue']").all_inner_texts()
     assert ui.number(accounts["n"]) in metric_values
     assert ui.money(accounts["arr"]) in metric_values
     assert page.locator("[data-testid='stVegaLiteChart']").count() == 4
     assert page.locator("[data-testid='stException']").count() == 0
-    page.screenshot(path=str(ARTIFACTS / "portfolio.png"), full_page=True)
 
 
 def test_account_detail_of_a_known_account_renders_in_chromium(app_url, page):
@@ -159,7 +160,9 @@ def test_account_detail_of_a_known_account_renders_in_chromium(app_url, page):
     heading = f"{row['account_name']}  ·  {account_id}"
     page.get_by_role("heading", name=row["account_name"]).first.wait_for(timeout=30_000)
     page.locator("[data-testid='stMetricLabel']", has_text="Active users (7 d)").wait_for(timeout=30_000)
+    page.locator("[data-testid='stVegaLiteChart']").nth(3).wait_for(timeout=30_000)
     _wait_until_rendered(page)
+    page.screenshot(path=str(ARTIFACTS / "account_detail.png"), full_page=True)
     assert account_id in page.locator("h2").first.inner_text()
     assert row["account_name"] in page.locator("h2").first.inner_text(), heading
     metrics = dict(
@@ -177,12 +180,11 @@ def test_account_detail_of_a_known_account_renders_in_chromium(app_url, page):
     navigation = page.locator("[data-testid='stSidebarNav']").inner_text()
     assert "Portfolio" in navigation and "Data health" in navigation
     assert page.locator("[data-testid='stException']").count() == 0
-    page.screenshot(path=str(ARTIFACTS / "account_detail.png"), full_page=True)
 
 
 def test_priority_queue_renders_in_chromium(app_url, page):
     page.goto(f"{app_url}/priority_queue")
     page.get_by_text("Download CSV").wait_for(timeout=30_000)
     _wait_until_rendered(page)
-    assert page.locator("[data-testid='stDataFrame']").count() == 1
     page.screenshot(path=str(ARTIFACTS / "priority_queue.png"), full_page=True)
+    assert page.locator("[data-testid='stDataFrame']").count() == 1

@@ -29,7 +29,7 @@ PAGE_TABLES = {
     ],
     "quadrant_review": ["marts.fct_quadrant_movements", "marts.dim_accounts"],
     "revenue": ["marts.mart_revenue_retention", "marts.fct_mrr_movements", "marts.mart_cohort_retention"],
-    "product": ["marts.mart_feature_adoption"],
+    "product": ["marts.mart_feature_adoption", "marts.mart_activation"],
     "model_accuracy": ["marts.mart_score_backtest"],
     "data_health": ["quality.rejected_records", "quality.run_log"],
 }
@@ -224,6 +224,10 @@ def test_product_shows_feature_adoption(warehouse):
     table = app.dataframe[0].value
     assert len(table) == len(mart) > 0
     assert set(table["feature"]) == set(mart["feature"])
+    cohorts = query("select * from marts.mart_activation order by signup_month")
+    shown = app.dataframe[1].value
+    assert len(shown) == len(cohorts)
+    assert int(shown["activated_accounts"].sum()) == int(cohorts["activated_accounts"].sum())
 
 
 def test_model_accuracy_shows_the_backtest_of_the_longest_horizon(warehouse):
