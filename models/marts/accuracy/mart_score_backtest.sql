@@ -30,12 +30,10 @@ as_of as (
 ),
 
 horizons as (
-    {%- for horizon in horizons %}
-    select {{ horizon }} as horizon_days
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    select horizon_values.horizon_days
+    from (
+        values {% for horizon in horizons %}({{ horizon }}){% if not loop.last %}, {% endif %}{% endfor %} -- noqa: LT05
+    ) as horizon_values (horizon_days)
 ),
 
 scored_accounts as (
@@ -59,7 +57,7 @@ churns as (
     where movement_type = 'churn'
 ),
 
-windows as (
+horizon_ends as (
     select
         scored_accounts.account_id,
         scored_accounts.scored_on,
@@ -68,8 +66,13 @@ windows as (
         cast({{ dbt.dateadd('day', 'horizons.horizon_days', 'scored_accounts.scored_on') }} as date) as horizon_end_date
     from scored_accounts
     cross join horizons
+),
+
+windows as (
+    select horizon_ends.*
+    from horizon_ends
     cross join as_of
-    where cast({{ dbt.dateadd('day', 'horizons.horizon_days', 'scored_accounts.scored_on') }} as date) <= as_of.as_of_date
+    where horizon_ends.horizon_end_date <= as_of.as_of_date
 ),
 
 -- Churned within the horizon: the first month without MRR starts after scoring and by the horizon's end.

@@ -48,7 +48,7 @@ account_activations as (
         accounts.account_id,
         cast({{ dbt.date_trunc('month', 'accounts.created_date') }} as date) as signup_month,
         activations.activated_date,
-        {{ dbt.datediff('accounts.created_date', 'activations.activated_date', 'day') }} as days_to_activation
+        {{ dbt.datediff('accounts.created_date', 'activations.activated_date', 'day') }} as days_to_activation -- noqa: LT05
     from accounts
     left join activations
         on accounts.account_id = activations.account_id
@@ -59,8 +59,9 @@ final as (
         signup_month,
         count(*) as accounts, -- noqa: RF04
         count(activated_date) as activated_accounts,
-        cast(sum(case when days_to_activation <= 30 then 1 else 0 end) as {{ dbt.type_bigint() }})
-        as activated_within_30d,
+        cast(
+            sum(case when days_to_activation <= 30 then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as activated_within_30d,
         1.0 * count(activated_date) / count(*) as activation_rate,
         1.0 * sum(case when days_to_activation <= 30 then 1 else 0 end) / count(*) as activation_rate_30d,
         avg(1.0 * days_to_activation) as avg_days_to_activation
