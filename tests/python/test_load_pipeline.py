@@ -318,6 +318,15 @@ def test_every_bad_record_kind_lands_in_rejected_records(landed, tmp_path):
         "select amount, unit_amount from staging.stg_stripe__invoice_lines "
         "where stripe_invoice_line_id = 'il_1a'",
     ) == [(600, 50)]
+    # the 2025+ line shape (parent.subscription_item_details, pricing.price_details.price) flattens alike
+    new_shape = (
+        "select stripe_subscription_id, stripe_subscription_item_id, stripe_price_id, line_type, "
+        "is_recurring, is_proration, amount from staging.stg_stripe__invoice_lines "
+        "where stripe_invoice_line_id = 'il_4a'"
+    )
+    assert _query(warehouse, new_shape) == [
+        ("sub_1", "si_1a", "price_seat_m", "subscription", True, True, 25)
+    ]
 
 
 def _shared(*parts: str) -> Path:
