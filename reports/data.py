@@ -496,15 +496,15 @@ def priority_queue(
                 queue.priority_rank,
                 queue.account_id,
                 accounts.account_name,
-                accounts.csm_owner,
-                accounts.segment,
-                accounts.quadrant,
+                queue.reasons,
+                queue.priority_score,
                 accounts.health_score,
                 accounts.health_band,
+                accounts.quadrant,
                 accounts.arr,
                 accounts.days_to_renewal,
-                queue.priority_score,
-                queue.reasons
+                accounts.csm_owner,
+                accounts.segment
             from {PRIORITY_QUEUE} as queue
             left join {DIM_ACCOUNTS} as accounts
                 on queue.account_id = accounts.account_id

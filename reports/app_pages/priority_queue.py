@@ -20,9 +20,13 @@ quadrants = columns[2].multiselect("Quadrant", options.get("quadrant", []), plac
 queue = ui.load(data.priority_queue, csm_owners, segments, quadrants, what="Priority queue")
 if not ui.empty_note(queue, "No account matches these filters."):
     st.caption(f"{len(queue)} accounts")
+    # A link per row to the account's detail page (relative URL: works behind any host and port).
+    shown = queue.assign(detail="account_detail?account_id=" + queue["account_id"].astype(str))
     ui.table(
-        queue,
+        shown,
+        height=min(600, 36 * (len(shown) + 1) + 2),
         column_config={
+            "detail": st.column_config.LinkColumn("Detail", display_text="Open"),
             "priority_rank": st.column_config.NumberColumn("Rank"),
             "account_id": st.column_config.TextColumn("Account"),
             "account_name": st.column_config.TextColumn("Name"),
@@ -39,4 +43,4 @@ if not ui.empty_note(queue, "No account matches these filters."):
         file_name="cs_priority_queue.csv",
         mime="text/csv",
     )
-    st.caption("Open an account on the Account detail page to see its history.")
+    st.caption("“Open” shows the account on the Account detail page.")

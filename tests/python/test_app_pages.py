@@ -85,6 +85,19 @@ def test_a_missing_warehouse_is_a_message_on_every_page(monkeypatch, tmp_path, p
     assert "make run" in app.error[0].value
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_an_empty_warehouse_is_a_message_on_every_page(monkeypatch, tmp_path, page):
+    import duckdb
+
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()  # a valid DuckDB file with no marts at all
+    monkeypatch.setenv(data.WAREHOUSE_ENV, str(empty))
+    data.clear_cache()
+    app = open_page(page)
+    messages = [item.value for item in app.warning] + [item.value for item in app.error]
+    assert any("not in the published warehouse" in text for text in messages), messages
+
+
 def test_portfolio_shows_the_book_of_business(warehouse):
     expected = query(
         "select count(*) as n, sum(arr) as arr, count(*) filter (where is_at_risk) as n_risk, "
