@@ -22,6 +22,7 @@ there but a table the page needs is not).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -159,14 +160,18 @@ def _execute(connection: duckdb.DuckDBPyConnection, query: Query, optional: bool
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=512)
 def _cached_batch(
-    stamp: FileStamp, queries: tuple[tuple[str, Query], ...], optional: bool
+    stamp: FileStamp, key: str, _queries: tuple[tuple[str, Query], ...], optional: bool
 ) -> dict[str, pd.DataFrame | None]:
-    return _run_batch(stamp, dict(queries), optional)
+    # `key` stands for `_queries` in the cache key (Streamlit does not hash `_`-prefixed
+    # arguments): hashing a digest is cheaper than hashing every SQL text on each warm call.
+    return _run_batch(stamp, dict(_queries), optional)
 
 
 def _frames(queries: dict[str, Query], optional: bool = False) -> dict[str, pd.DataFrame | None]:
     """Cached results of ``queries`` for the warehouse file as it is now."""
-    return _cached_batch(file_stamp(), tuple(queries.items()), optional)
+    batch = tuple(queries.items())
+    key = hashlib.sha256(repr(batch).encode("utf-8")).hexdigest()
+    return _cached_batch(file_stamp(), key, batch, optional)
 
 
 def _frame(query: Query) -> pd.DataFrame:
