@@ -324,6 +324,8 @@ def cmd_publish(settings: Settings) -> int:
         state = wap.read_state(settings)
         if not settings.candidate.exists() or not state or "build" not in state.get("steps", []):
             raise wap.PublishError("publish", "no built candidate: run `account-health build` first")
+        record.landed = state.get("landed") or {}
+        record.rows_landed = sum(record.landed.values()) if record.landed else None
         with record.step("quality"):
             step_quality(settings, record)
         with record.step("audit"):

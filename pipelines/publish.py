@@ -353,7 +353,7 @@ def mart_fingerprints(path: Path) -> dict[str, str]:
 
     import duckdb
 
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(path), read_only=True, config={"enable_progress_bar": False})
     try:
         names = [
             row[0]
