@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl", dest="fmt")
     parser.add_argument("--no-bad-records", action="store_true", help="write a clean drop")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--workers", type=int, default=None, help="processes drawing event days")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     manifest = generate(
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         fmt=args.fmt,
         bad_records=not args.no_bad_records,
         progress=not args.no_progress,
+        workers=args.workers,
     )
     json.dump(
         {"row_counts": manifest["row_counts"], "bad_records": manifest["bad_records"]}, sys.stdout, indent=2

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import multiprocessing as mp
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +107,7 @@ TYPES = pa.array(["track", "identify", "group", "page"])
 TRACK, IDENTIFY, GROUP, PAGE = range(4)
 OFFSETS = np.array([120, -300, 330, 60, -420, 540])
 BAD_TIMESTAMPS = pa.array(["not-a-date", "2024-13-45T99:00:00Z"])
+_BELOW_ONE = 1.0 - 1e-9  # keeps every account's normalised weights below the next account's row
 FIRST_REGULAR_MS = 300_000  # identify/group/pre-signup messages of a day come in the first 5 minutes
 
 
@@ -302,6 +305,9 @@ class EventWriter:
         thr = np.sort(self.rng.uniform(0.0, 0.85, size=(n_acc, 6)), axis=1)
         thr[:, 0] = 0.0  # everyone uses their most basic key feature
         self.thresholds = thr[:, KEY_ADOPTION_ORDER].astype(np.float32)
+        # Each day draws from its own stream (seeded by this entropy and the day number), so days can
+        # be drawn in any order and in parallel processes and still give the same bytes.
+        self.day_entropy = int(self.rng.integers(2**63))
         tr = self.acc.trajectory
         self.gate_p = np.select(
             [tr == THRIVING, tr == FRUSTRATED, tr == STABLE], [0.012, 0.01, 0.004], 0.0015
@@ -321,8 +327,11 @@ class EventWriter:
         (self.out_dir / "product" / "events").mkdir(parents=True, exist_ok=True)
 
     # -- drawing -------------------------------------------------------------------------------
-    def _regular(self, d: int) -> dict[str, np.ndarray]:
-        rng, users = self.rng, self.users
+    def day_rng(self, d: int) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence([self.day_entropy, d]))
+
+    def _regular(self, d: int, rng: np.random.Generator, bad: dict[str, int]) -> dict[str, np.ndarray]:
+        users = self.users
         acc_of = np.where(d >= users.move_day, users.acc1, users.acc0)
         member = (users.start_day <= d) & (d < users.end_day)
         inten = self.usage[acc_of, d] * member
@@ -349,12 +358,20 @@ class EventWriter:
         r = rng.random(n)
         typ = np.where(r < 0.18, PAGE, TRACK)
         ev = np.full(n, -1, dtype=np.int64)
-        adopted = self.breadth[acc, d][:, None] >= self.thresholds[acc]
-        w = adopted * KEY_POPULARITY[None, :]
-        cum = np.cumsum(w, axis=1)
+        # Key feature: a weighted pick among the features the account has adopted by day d. The
+        # per-account cumulative weights (normalised, offset by the account's row) form one sorted
+        # array, so one searchsorted picks for every event without an events x features matrix.
+        breadth_d = self.breadth[:, d]
+        adopted = breadth_d[:, None] >= self.thresholds
+        cum = np.cumsum(adopted * KEY_POPULARITY[None, :], axis=1)
         tot = cum[:, -1]
-        pick = (rng.random(n)[:, None] * tot[:, None] < cum).argmax(axis=1)
-        is_key = (r >= 0.18) & (r < 0.18 + 0.4 * np.minimum(1.0, 0.4 + self.breadth[acc, d])) & (tot > 0)
+        n_keys = len(KEY_EVENTS)
+        flat = (
+            np.arange(self.acc.n)[:, None] + cum / np.where(tot > 0, tot, 1.0)[:, None] * _BELOW_ONE
+        ).ravel()
+        pick = np.searchsorted(flat, acc + rng.random(n) * _BELOW_ONE, side="right") - acc * n_keys
+        pick = np.minimum(pick, n_keys - 1)  # float rounding at the very top of a row
+        is_key = (r >= 0.18) & (r < 0.18 + 0.4 * np.minimum(1.0, 0.4 + breadth_d[acc])) & (tot[acc] > 0)
         ev[is_key] = pick[is_key]
         gen = np.searchsorted(self.gen_cum, rng.random(n), side="right")
         gen = np.minimum(gen, len(GENERIC_EVENTS) - 1) + len(KEY_EVENTS)
@@ -374,9 +391,7 @@ class EventWriter:
             + (rng.random(n) * self.tmpl_count[np.maximum(ev, 0)]).astype(np.int64),
         )
         # context.groupId: most track events carry it; users known only by group call/email never do.
-        has_ctx = np.where(typ == TRACK, rng.random(n) < 0.88, rng.random(n) < 0.5) & (
-            users.id_class[user] == 0
-        )
+        has_ctx = (rng.random(n) < np.where(typ == TRACK, 0.88, 0.5)) & (users.id_class[user] == 0)
         ctx = np.where(has_ctx, acc, -1)
         cols = {
             "ms": ms,
@@ -404,14 +419,15 @@ class EventWriter:
                     "traits": np.full(k, -1),
                 }
                 cols = {c: np.concatenate([cols[c], g[c]]) for c in cols}
-                self.bad["unknown_account"] += k
+                bad["unknown_account"] += k
         return cols
 
     def _take(self, table: pa.Array, idx: np.ndarray) -> pa.Array:
         return table.take(pa.array(np.maximum(idx, 0), mask=idx < 0))
 
-    def _table(self, d: int, cols: dict[str, np.ndarray]) -> pa.Table:
-        rng = self.rng
+    def _table(
+        self, d: int, cols: dict[str, np.ndarray], rng: np.random.Generator, bad_counts: dict[str, int]
+    ) -> pa.Table:
         n = cols["ms"].size
         epoch = self.ws_ms + d * MS_PER_DAY + cols["ms"]
         local = (rng.random(n) < 0.04) & (cols["typ"] != IDENTIFY)
@@ -429,7 +445,7 @@ class EventWriter:
                 which = np.zeros(n, dtype=np.int64)
                 which[bad] = rng.integers(0, 2, size=k)
                 ts = pc.if_else(pa.array(bad), BAD_TIMESTAMPS.take(pa.array(which)), ts)
-                self.bad["unparseable_timestamp"] += k
+                bad_counts["unparseable_timestamp"] += k
         return pa.table(
             {
                 "message_id": uuid_strings(rng, n),
@@ -446,32 +462,80 @@ class EventWriter:
             }
         )
 
-    def day(self, d: int) -> None:
-        cols = self._regular(d)
+    def draw(self, d: int) -> tuple[pa.Table, dict[str, int], list[tuple[int, pa.Table]]]:
+        """Day d's messages, the counts they add, and the (day, rows) re-delivered on later days.
+
+        A pure function of d and the writer's up-front state: safe to run in a worker process.
+        """
+        rng = self.day_rng(d)
+        counts = {"unknown_account": 0, "unparseable_timestamp": 0, "duplicate_message_id": 0}
+        cols = self._regular(d, rng, counts)
         lo, hi = self.sp_bounds[d], self.sp_bounds[d + 1]
         if hi > lo:
             cols = {c: np.concatenate([self.specials.cols[c][lo:hi], cols[c]]) for c in cols}
         order = np.argsort(cols["ms"], kind="stable")
         cols = {c: v[order] for c, v in cols.items()}
-        table = self._table(d, cols)
+        table = self._table(d, cols, rng, counts)
         n = table.num_rows
-        self.counts["messages"] += n
+        typ_counts = np.bincount(cols["typ"], minlength=4)
         for i, name in enumerate(("track", "identify", "group", "page")):
-            self.counts[name] += int((cols["typ"] == i).sum())
+            counts[name] = int(typ_counts[i])
+        later: list[tuple[int, pa.Table]] = []
         if self.bad_records and n:
-            k = min(max(int(self.rng.poisson(n * 0.002)), int(d == self.days // 2)), n)
+            k = min(max(int(rng.poisson(n * 0.002)), int(d == self.days // 2)), n)
             if k and d + 1 < self.days:
-                idx = np.sort(self.rng.choice(n, size=k, replace=False))
-                lag = self.rng.integers(1, 3, size=k)
+                idx = np.sort(rng.choice(n, size=k, replace=False))
+                lag = rng.integers(1, 3, size=k)
                 for la in np.unique(lag):
                     target = d + int(la)
                     if target < self.days:
                         sel = idx[lag == la]
-                        self.pending.setdefault(target, []).append(table.take(pa.array(sel)))
-                        self.bad["duplicate_message_id"] += int(sel.size)
+                        later.append((target, table.take(pa.array(sel))))
+                        counts["duplicate_message_id"] += int(sel.size)
+        return table, counts, later
+
+    def day(self, d: int) -> None:
+        """Draw and write day d in this process (days must be written in order)."""
+        self.add(d, *self.draw(d))
+
+    def add(self, d: int, table: pa.Table, counts: dict[str, int], later: list[tuple[int, pa.Table]]) -> None:
+        """Account for day d's draw and write its file with the re-deliveries due on it."""
+        self.counts["messages"] += table.num_rows
+        for name in ("track", "identify", "group", "page"):
+            self.counts[name] += counts[name]
+        for name in ("unknown_account", "unparseable_timestamp", "duplicate_message_id"):
+            self.bad[name] += counts[name]
+        for target, rows in later:
+            self.pending.setdefault(target, []).append(rows)
         parts = [table, *self.pending.pop(d, [])]
         full = pa.concat_tables(parts) if len(parts) > 1 else table
         self._write(d, full)
+
+    def run(self, workers: int = 1, progress=None) -> None:
+        """Draw and write every day; with workers > 1 days are drawn in forked processes, in order.
+
+        The bytes written do not depend on `workers`: each day draws from its own stream.
+        """
+        if workers <= 1 or self.days < 2 * workers:
+            for d in range(self.days):
+                self.day(d)
+                if progress:
+                    progress(1)
+            return
+        global _WORKER_WRITER
+        _WORKER_WRITER = self
+        # fork: workers inherit the drawn company (no pickling); started before any writer thread.
+        with mp.get_context("fork").Pool(workers) as pool:
+            window: deque = deque()
+            next_day = 0
+            for d in range(self.days):
+                while next_day < self.days and len(window) < 2 * workers:
+                    window.append(pool.apply_async(_draw_in_worker, (next_day,)))
+                    next_day += 1
+                self.add(d, *window.popleft().get())
+                if progress:
+                    progress(1)
+        _WORKER_WRITER = None
 
     # -- writing -------------------------------------------------------------------------------
     def _write(self, d: int, table: pa.Table) -> None:
@@ -505,6 +569,14 @@ class EventWriter:
             fut.result()
         self._futures.clear()
         self._pool.shutdown()
+
+
+_WORKER_WRITER: EventWriter | None = None
+
+
+def _draw_in_worker(d: int):
+    assert _WORKER_WRITER is not None
+    return _WORKER_WRITER.draw(d)
 
 
 # Low-cardinality columns get dictionary encoding; ids and timestamps are near-unique, so trying

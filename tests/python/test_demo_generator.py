@@ -129,6 +129,14 @@ def test_size_scales_with_accounts_and_days(drops, manifest):
     )
 
 
+def test_parallel_workers_write_the_same_bytes(drops, tmp_path):
+    """Each day draws from its own stream, so forked workers change speed, never content."""
+    generate(tmp_path / "w3", **{**PARAMS, "workers": 3})
+    assert file_hashes(tmp_path / "w3") == file_hashes(drops["a"])
+    generate(tmp_path / "p3", **{**PARAMS, "fmt": "parquet", "workers": 3})
+    assert file_hashes(tmp_path / "p3") == file_hashes(drops["parquet"])
+
+
 def test_cli_writes_the_same_drop_as_the_api(drops, tmp_path):
     out = tmp_path / "cli"
     args = ["--out", str(out), "--accounts", "40", "--days", "45", "--seed", "7", "--end-date", "2026-06-30"]
