@@ -101,8 +101,8 @@ open_tickets as (
     inner join support_tickets
         on
             spine.account_id = support_tickets.account_id
-            and support_tickets.opened_date <= spine.date_day
-            and (support_tickets.closed_date is null or support_tickets.closed_date > spine.date_day)
+            and spine.date_day >= support_tickets.opened_date
+            and (support_tickets.closed_date is null or spine.date_day < support_tickets.closed_date)
     group by
         spine.account_id,
         spine.date_day
@@ -194,8 +194,9 @@ final as (
         end as avg_nps_last_90d,
         case
             when rolled.nps_responses_180d - rolled.nps_responses_90d > 0
-                then 1.0 * (rolled.nps_score_sum_180d - rolled.nps_score_sum_90d)
-                / (rolled.nps_responses_180d - rolled.nps_responses_90d)
+                then
+                    1.0 * (rolled.nps_score_sum_180d - rolled.nps_score_sum_90d)
+                    / (rolled.nps_responses_180d - rolled.nps_responses_90d)
         end as avg_nps_prior_90d,
         rolled.tickets_opened_30d,
         coalesce(open_tickets.open_tickets, 0) as open_tickets,

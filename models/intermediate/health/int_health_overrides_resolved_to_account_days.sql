@@ -52,8 +52,8 @@ active_overrides as (
     inner join health_overrides
         on
             spine.account_id = health_overrides.account_id
-            and health_overrides.created_date <= spine.date_day
-            and (health_overrides.expires_date is null or health_overrides.expires_date > spine.date_day)
+            and spine.date_day >= health_overrides.created_date
+            and (health_overrides.expires_date is null or spine.date_day < health_overrides.expires_date)
 
 ),
 

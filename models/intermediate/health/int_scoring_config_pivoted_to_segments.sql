@@ -42,7 +42,8 @@ accounts as (
 -- every segment that accounts use, plus '*' for accounts without one
 segments as (
 
-    select segment from accounts where segment is not null
+    select segment from accounts
+    where segment is not null
     union  -- set semantics: each segment once
     select '*' as segment
 
@@ -89,10 +90,10 @@ final as (
     select
         segment,
         '{{ var("scoring_config_version") }}' as config_version,
-        {%- for parameter in parameters %}
+    {%- for parameter in parameters %}
         max(case when parameter_name = '{{ parameter }}' then parameter_value end) as {{ parameter }}
         {{- "," if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from resolved
     group by segment
 

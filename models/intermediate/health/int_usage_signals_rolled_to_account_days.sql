@@ -60,7 +60,7 @@ key_feature_events_30d as (
     inner join feature_usage
         on
             accounts_daily.account_id = feature_usage.account_id
-            and feature_usage.date_day <= accounts_daily.date_day
+            and accounts_daily.date_day >= feature_usage.date_day
             and feature_usage.date_day > {{ dbt.dateadd('day', -30, 'accounts_daily.date_day') }}
     inner join key_features
         on feature_usage.feature_name = key_features.feature_name

@@ -57,16 +57,16 @@ measured as (
             'health_score >= healthy_threshold and days_without_human_touch >= signal_no_contact_days'),
     ] %}
     {%- for signal_type, value_column, condition in rules %}
-    select
-        health_daily.account_id,
-        health_daily.date_day,
-        '{{ signal_type }}' as signal_type,
-        cast(health_daily.{{ value_column }} as {{ dbt.type_numeric() }}) as signal_value,
-        not health_daily.is_insufficient_data and coalesce({{ condition }}, false) as is_signaled
-    from health_daily
-    inner join scoring_config
-        on health_daily.segment = scoring_config.segment
-    {% if not loop.last %}union all{% endif %}
+        select
+            health_daily.account_id,
+            health_daily.date_day,
+            '{{ signal_type }}' as signal_type,
+            cast(health_daily.{{ value_column }} as {{ dbt.type_numeric() }}) as signal_value,
+            not health_daily.is_insufficient_data and coalesce({{ condition }}, false) as is_signaled
+        from health_daily
+        inner join scoring_config
+            on health_daily.segment = scoring_config.segment
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 
 ),

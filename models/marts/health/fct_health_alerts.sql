@@ -158,7 +158,8 @@ alerts as (
         'low_health' as alert_type,
         'high' as severity,
         'Health score ' || {{ dbt.cast("health_score", dbt.type_string()) }}
-        || ' fell below ' || {{ dbt.cast(dbt.cast("alert_low_health_threshold", dbt.type_int()), dbt.type_string()) }} as message
+        || ' fell below '
+        || {{ dbt.cast(dbt.cast("alert_low_health_threshold", dbt.type_int()), dbt.type_string()) }} as message
     from daily_rules_started
     where starts_low_health
 

@@ -21,11 +21,25 @@ accounts as (
 -- the CONTRACT's windows (a renewal date already past counts as 0-30)
 renewal_windows as (
 
-    select '0-30' as renewal_window, 1 as window_order
-    union all select '31-60', 2
-    union all select '61-90', 3
-    union all select '91-180', 4
-    union all select '181+', 5
+    select
+        '0-30' as renewal_window,
+        1 as window_order
+    union all
+    select
+        '31-60',
+        2
+    union all
+    select
+        '61-90',
+        3
+    union all
+    select
+        '91-180',
+        4
+    union all
+    select
+        '181+',
+        5
 
 ),
 

@@ -6,9 +6,12 @@ with
 quadrants as (
 
     select 'Champions' as quadrant
-    union all select 'Frustrated Power Users'
-    union all select 'Relationship-Dependent'
-    union all select 'Churn Risk'
+    union all
+    select 'Frustrated Power Users'
+    union all
+    select 'Relationship-Dependent'
+    union all
+    select 'Churn Risk'
 
 ),
 
@@ -25,4 +28,7 @@ select quadrants.quadrant
 from quadrants
 where
     (select count(*) from accounts) >= 4
-    and not exists (select 1 from accounts where accounts.quadrant = quadrants.quadrant)
+    and not exists (
+        select 1 from accounts
+        where accounts.quadrant = quadrants.quadrant
+    )

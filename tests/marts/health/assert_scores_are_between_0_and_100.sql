@@ -8,6 +8,7 @@ select
     date_day
 from {{ ref('fct_account_health_daily') }}
 where
-    {%- for score in scores %}
-    {{ score }} < 0 or {{ score }} > 100{{ " or" if not loop.last }}
+{%- for score in scores %}
+        {{ score }} < 0 or {{ score }} > 100{{ " or" if not loop.last }}
+
     {%- endfor %}
