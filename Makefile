@@ -29,7 +29,7 @@ help: ## List the targets
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --quiet -c requirements.lock -e ".[dev]"
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create the virtual environment (.venv) from the pinned set
