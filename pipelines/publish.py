@@ -353,8 +353,9 @@ def mart_fingerprints(path: Path) -> dict[str, str]:
 
     import duckdb
 
-    con = duckdb.connect(str(path), read_only=True, config={"enable_progress_bar": False})
+    con = duckdb.connect(str(path), read_only=True)
     try:
+        con.execute("set enable_progress_bar = false")
         names = [
             row[0]
             for row in con.execute(
