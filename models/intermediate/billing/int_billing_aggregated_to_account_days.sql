@@ -1,6 +1,9 @@
 -- Seats, ARR, MRR, renewal date and subscription status per account per day (CONTRACT section 3):
 -- past days from the recurring lines of non-void invoices, as_of_date from the active subscriptions.
 -- DECISIONS.md "Billing per day" explains the split and the status values.
+-- A table, not a view: read by int_accounts_daily, the revenue models and several tests; as a
+-- view each of them re-expanded invoice lines to days (slow on PostgreSQL above all).
+{{ config(materialized='table') }}
 
 {%- set seat_kinds = var('seat_price_kinds') %}
 {%- set active_statuses = var('active_subscription_statuses') %}

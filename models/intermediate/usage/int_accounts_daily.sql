@@ -1,5 +1,8 @@
 -- Usage and billing of every account on every day, with active users as a share of licensed seats
 -- (CONTRACT section 3: active_user_ratio_30d = active_users_30d / licensed_seats).
+-- A table, not a view: every health and product mart and the account-day tests read it; as a view each
+-- reader re-joined usage and billing over every account-day.
+{{ config(materialized='table') }}
 
 with
 
@@ -70,9 +73,9 @@ final as (
         coalesce(billing_days.subscription_status, 'none') as subscription_status,
         -- Null when the account has no seats (no division by zero); may exceed 1 when more users
         -- are active than seats are licensed, an expansion signal kept visible on purpose.
-        cast(usage_days.active_users_7d as {{ dbt.type_numeric() }}) / nullif(billing_days.licensed_seats, 0)
+        cast(usage_days.active_users_7d as {{ type_double() }}) / nullif(billing_days.licensed_seats, 0)
             as active_user_ratio_7d,
-        cast(usage_days.active_users_30d as {{ dbt.type_numeric() }}) / nullif(billing_days.licensed_seats, 0)
+        cast(usage_days.active_users_30d as {{ type_double() }}) / nullif(billing_days.licensed_seats, 0)
             as active_user_ratio_30d
     from spine
     left join usage_days

@@ -1,5 +1,8 @@
 -- Every day of every account from its first day (CRM created_at, or its first resolved event when
 -- earlier or created_at is missing) to the run's as_of_date, so quiet days are rows of zeros downstream.
+-- A table, not a view: its as_of_date reads every staged event and its first days every resolved
+-- event; the usage model and the account-day tests read the spine, which should be computed once.
+{{ config(materialized='table') }}
 
 {%- set as_of_date = var('as_of_date') %}
 {#- Upper bound of the day spine per account: 20 years of days, never reached by real accounts. #}

@@ -14,8 +14,6 @@
     )
 }}
 
-{%- set session_gap_seconds = var('session_gap_minutes') * 60 %}
-
 with
 
 {% if is_incremental() %}
@@ -178,7 +176,9 @@ daily_sessions as (
     from events_with_previous
     where
         previous_event_at is null
-        or {{ dbt.datediff('previous_event_at', 'event_at', 'second') }} >= {{ session_gap_seconds }}
+        -- Compared as timestamps, not as a datediff in whole seconds: engines count second
+        -- boundaries differently when timestamps carry fractions of a second.
+        or event_at >= {{ dbt.dateadd('minute', var('session_gap_minutes'), 'previous_event_at') }}
     group by
         account_id,
         event_date
@@ -327,13 +327,13 @@ final as (
         coalesce(daily_events.track_events, 0) as track_events,
         coalesce(daily_events.active_users, 0) as active_users,
         coalesce(daily_sessions.sessions, 0) as sessions,
-        cast(daily_events.events as {{ dbt.type_numeric() }}) / nullif(daily_sessions.sessions, 0)
+        cast(daily_events.events as {{ type_double() }}) / nullif(daily_sessions.sessions, 0)
             as events_per_session,
         coalesce(daily_events.key_features_used, 0) as key_features_used,
         coalesce(daily_events.feature_gate_hits, 0) as feature_gate_hits,
         coalesce(daily_events.quota_threshold_events, 0) as quota_threshold_events,
         coalesce(daily_events.milestone_completions, 0) as milestone_completions,
-        cast(daily_users.top_user_events as {{ dbt.type_numeric() }}) / nullif(daily_events.events, 0)
+        cast(daily_users.top_user_events as {{ type_double() }}) / nullif(daily_events.events, 0)
             as top_user_event_share,
         rolled.active_users_7d,
         rolled.active_users_30d,
