@@ -86,7 +86,8 @@ def generate(
 
     Deterministic: the same parameters (including end_date) give byte-identical files. end_date
     defaults to today (UTC) and events span [end_date - days + 1, end_date]. `workers` processes
-    draw the event days (default: up to 4 for 200+ accounts); the bytes do not depend on it.
+    draw the event days (default: cores - 1, at most 4, on 4+ cores for 200+ accounts; else 1);
+    the bytes do not depend on it.
     """
     if fmt not in ("jsonl", "parquet"):
         raise ValueError(f"fmt must be jsonl or parquet, not {fmt!r}")
@@ -161,8 +162,11 @@ def generate(
     )
     show = progress and sys.stderr.isatty()
     if workers is None:
-        # Parallel drawing pays off once a day holds tens of thousands of events.
-        workers = min(os.cpu_count() or 1, 4) if accounts >= 200 else 1
+        # Parallel drawing pays off only with cores to spare beside the writing parent (on 2 cores the
+        # transfer of each day's table costs more than it saves; benchmarks/results/NOTES.md) and once
+        # a day holds tens of thousands of events.
+        cores = os.cpu_count() or 1
+        workers = min(cores - 1, 4) if cores >= 4 and accounts >= 200 else 1
     try:
         with tqdm(total=days, desc="events (days)", unit="day", disable=not show) as bar:
             writer.run(workers=workers, progress=bar.update)
