@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import pyarrow as pa
 from dlt.common.destination import Destination
 
 from pipelines.sources._files import DropFile, discover, split_new
@@ -94,6 +95,36 @@ def _query(pipeline: dlt.Pipeline, sql_template: str, table: str) -> list[tuple]
     except Exception as error:  # the table does not exist before the first load
         log.debug("%s: %s not readable yet (%s)", pipeline.pipeline_name, table, error)
         return []
+
+
+def _stored_message_ids(pipeline: dlt.Pipeline, relanded: set[str]) -> pa.Table:
+    """Message ids stored in `events` from files other than those being (re)landed now.
+
+    Fetched as one Arrow column, filtered in SQL: a Python set of every stored id cost ~100 bytes
+    and a Python object per event (gigabytes at 50M events) and a second per-row pass to build it.
+    """
+    empty = pa.table({"message_id": pa.array([], pa.string())})
+    try:
+        with pipeline.sql_client() as client:
+            if not client.has_dataset():
+                return empty
+            table = client.make_qualified_table_name("events")
+            # only files already stored can be excluded; new files are not in the table yet
+            stored_files = {
+                row[0] for row in _query(pipeline, "select distinct _source_file from {table}", "events")
+            }
+            excluded = sorted(relanded & stored_files)
+            sql = f"select message_id from {table}"
+            if excluded:
+                sql += " where _source_file not in (" + ", ".join(["%s"] * len(excluded)) + ")"
+            with client.execute_query(sql, *excluded) as cursor:
+                ids = cursor.arrow()
+    except Exception as error:  # the table does not exist before the first load
+        log.debug("%s: events not readable yet (%s)", pipeline.pipeline_name, error)
+        return empty
+    if ids is None or ids.num_rows == 0:
+        return empty
+    return pa.table({"message_id": ids.column(0).cast(pa.string())})
 
 
 def _landed(pipeline: dlt.Pipeline) -> dict[str, tuple[int, str]]:
@@ -182,14 +213,7 @@ def load_drop(
     pipeline = _pipeline("product", dest, target_id, pipelines_dir)
     event_files = plan(pipeline, discover(source_dir, "product/events", EVENT_PATTERNS))
     membership_files = plan(pipeline, discover(source_dir, "product", ["account_memberships*.csv"]))
-    relanded = {f.relative_path for f in event_files}
-    stored_elsewhere = {
-        message_id
-        for message_id, source_file in _query(
-            pipeline, "select message_id, _source_file from {table}", "events"
-        )
-        if source_file not in relanded
-    }
+    stored_elsewhere = _stored_message_ids(pipeline, {f.relative_path for f in event_files})
     run(
         pipeline,
         product_source(event_files, membership_files, loaded_at, stored_elsewhere),

@@ -74,28 +74,46 @@ def _read_lines(file: DropFile) -> pa.Table:
     return pa.table({"line_number": pa.array(numbers, pa.int64()), "line": pa.array(lines, pa.string())})
 
 
-def _parse_jsonl(con: duckdb.DuckDBPyConnection, file: DropFile) -> pa.Table:
-    lines = _read_lines(file)  # noqa: F841 (read by DuckDB's replacement scan)
+def _parse_jsonl(con: duckdb.DuckDBPyConnection, files: list[DropFile]) -> pa.Table:
+    """Every line of the JSON-lines files, parsed in one DuckDB query (one query per file cost
+    ~0.1 s each: a year of daily files spent more time in query overhead than in parsing)."""
+    parts = []
+    for file in files:
+        part = _read_lines(file)
+        parts.append(
+            part.append_column("source_file", pa.array([file.relative_path] * part.num_rows, pa.string()))
+        )
+        log.info("product: read %s (%d deliveries)", file.relative_path, part.num_rows)
+    lines = pa.concat_tables(parts)  # noqa: F841 (read by DuckDB's replacement scan)
+    # One parse per line: the list forms of json_extract_string / json_extract read every path in
+    # one pass (one call per field parsed each line eleven times: 2x slower landing).
+    paths = ", ".join(f"'{path}'" for path in _JSON_PATHS.values())
     extracted = ",\n".join(
-        f"nullif(json_extract_string(object_line, '{path}'), '') as {name}"
-        for name, path in _JSON_PATHS.items()
+        f"nullif(string_fields[{position}], '') as {name}"
+        for position, name in enumerate(_JSON_PATHS, start=1)
     )
     return _table(
         con.sql(
             f"""
         with checked as (
-            select line_number, line,
+            select source_file, line_number, line,
                 coalesce(case when json_valid(line) then json_type(line) = 'OBJECT' end, false) as is_object
             from lines
         ),
+        parsed as (
+            select source_file, line_number, line, is_object,
+                case when is_object then json_extract_string(line, [{paths}]) end as string_fields,
+                case when is_object then json_extract(line, ['$.properties', '$.traits']) end as json_fields
+            from checked
+        ),
         fields as (
-            select line_number, line, is_object,
+            select source_file, line_number, line, is_object,
                 {extracted},
-                cast(json_extract(object_line, '$.properties') as varchar) as properties,
-                cast(json_extract(object_line, '$.traits') as varchar) as traits
-            from (select *, case when is_object then line end as object_line from checked)
+                cast(json_fields[1] as varchar) as properties,
+                cast(json_fields[2] as varchar) as traits
+            from parsed
         )
-        select *, {_HASH_SQL} as payload_hash from fields
+        select * exclude (source_file), {_HASH_SQL} as payload_hash, source_file from fields
         """
         )
     )
@@ -134,22 +152,27 @@ def _parse_parquet(con: duckdb.DuckDBPyConnection, file: DropFile) -> pa.Table:
 
 
 def parse_event_files(
-    files: list[DropFile], loaded_at: datetime, stored_elsewhere: set[str]
+    files: list[DropFile], loaded_at: datetime, stored_elsewhere: pa.Table | None = None
 ) -> tuple[pa.Table, pa.Table]:
     """Parse event files into (events, event_deliveries) Arrow tables.
 
-    `stored_elsewhere`: message ids already stored in `events` from a file not being (re)landed now;
-    the first stored copy of a message wins, so those ids are not written again.
+    `stored_elsewhere`: message ids (one `message_id` column) already stored in `events` from a file
+    not being (re)landed now; the first stored copy of a message wins, so those ids are not written
+    again.
     """
     con = duckdb.connect()
     parts = []
     for file in files:
-        parsed = _parse_parquet(con, file) if file.path.suffix == ".parquet" else _parse_jsonl(con, file)
-        parsed = parsed.append_column(
-            "source_file", pa.array([file.relative_path] * parsed.num_rows, pa.string())
-        )
-        parts.append(parsed)
-        log.info("product: parsed %s (%d deliveries)", file.relative_path, parsed.num_rows)
+        if file.path.suffix == ".parquet":
+            parsed = _parse_parquet(con, file)
+            parsed = parsed.append_column(
+                "source_file", pa.array([file.relative_path] * parsed.num_rows, pa.string())
+            )
+            parts.append(parsed)
+            log.info("product: parsed %s (%d deliveries)", file.relative_path, parsed.num_rows)
+    line_files = [file for file in files if file.path.suffix != ".parquet"]
+    if line_files:
+        parts.append(_parse_jsonl(con, line_files))
     if not parts:
         con.close()
         return pa.table({}), pa.table({})
@@ -173,7 +196,11 @@ def parse_event_files(
         """
         )
     )
-    stored = pa.table({"message_id": pa.array(sorted(stored_elsewhere), pa.string())})  # noqa: F841
+    stored = (  # noqa: F841 (read by DuckDB's replacement scan)
+        stored_elsewhere
+        if stored_elsewhere is not None
+        else pa.table({"message_id": pa.array([], pa.string())})
+    )
     events = _table(
         con.sql(
             f"""
@@ -200,10 +227,10 @@ def product_source(
     event_files: list[DropFile],
     membership_files: list[DropFile],
     loaded_at: datetime,
-    stored_elsewhere: set[str] | None = None,
+    stored_elsewhere: pa.Table | None = None,
 ):
     """The product source: Segment events, their deliveries, and account memberships."""
-    events_table, deliveries_table = parse_event_files(event_files, loaded_at, stored_elsewhere or set())
+    events_table, deliveries_table = parse_event_files(event_files, loaded_at, stored_elsewhere)
 
     # merge on message_id: a message delivered twice is one event (Segment's messageId is its identity).
     @dlt.resource(name="events", primary_key="message_id", write_disposition="merge")
