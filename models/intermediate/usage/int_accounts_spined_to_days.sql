@@ -17,9 +17,11 @@ accounts as (
     from {{ ref('stg_crm__accounts') }}
 ),
 
+-- Every valid staged event, one row each, already with its UTC date: reading the identity table
+-- instead of stg_product__events spares a parse of every raw timestamp.
 events as (
-    select event_at
-    from {{ ref('stg_product__events') }}
+    select event_date
+    from {{ ref('int_events_matched_to_account_rules') }}
 ),
 
 resolved_events as (
@@ -30,7 +32,7 @@ resolved_events as (
 ),
 
 latest_event as (
-    select max(cast(event_at as date)) as latest_event_date
+    select max(event_date) as latest_event_date
     from events
 ),
 
