@@ -62,9 +62,12 @@ final as (
         cast(
             sum(case when days_to_activation <= 30 then 1 else 0 end) as {{ dbt.type_bigint() }}
         ) as activated_within_30d,
-        1.0 * count(activated_date) / count(*) as activation_rate,
-        1.0 * sum(case when days_to_activation <= 30 then 1 else 0 end) / count(*) as activation_rate_30d,
-        avg(1.0 * days_to_activation) as avg_days_to_activation
+        -- doubles on every engine (PostgreSQL's numeric division would carry 20 decimals)
+        cast(count(activated_date) as {{ type_double() }}) / count(*) as activation_rate,
+        cast(
+            sum(case when days_to_activation <= 30 then 1 else 0 end) as {{ type_double() }}
+        ) / count(*) as activation_rate_30d,
+        avg(cast(days_to_activation as {{ type_double() }})) as avg_days_to_activation
     from account_activations
     group by signup_month
 )

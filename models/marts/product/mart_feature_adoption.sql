@@ -118,7 +118,7 @@ final as (
         quadrant_sizes.quadrant,
         quadrant_sizes.accounts,
         coalesce(adopters.adopting_accounts, 0) as adopting_accounts,
-        1.0 * coalesce(adopters.adopting_accounts, 0) / quadrant_sizes.accounts as adoption_rate
+        cast(coalesce(adopters.adopting_accounts, 0) as {{ type_double() }}) / quadrant_sizes.accounts as adoption_rate
     from key_features
     cross join quadrant_sizes
     left join adopters
