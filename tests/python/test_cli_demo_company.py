@@ -72,6 +72,11 @@ def test_run_publishes_every_contract_mart(demo):
     }
     assert "dim_accounts" in tables
     assert _query(demo["warehouse"], "select count(*) from marts.dim_accounts")[0][0] > 0
+    # Issue 4: on the demo company all four quadrants are populated and every account has one.
+    quadrants = {
+        row[0] for row in _query(demo["warehouse"], "select distinct quadrant from marts.dim_accounts")
+    }
+    assert quadrants == {"Champions", "Frustrated Power Users", "Relationship-Dependent", "Churn Risk"}
     assert f"published: {demo['warehouse']}" in demo["result"].stdout
 
 
