@@ -182,20 +182,20 @@ final as (
         rolled.human_touches_90d,
         case
             when rolled.sentiment_touches_90d > 0
-                then 1.0 * rolled.sentiment_points_90d / rolled.sentiment_touches_90d
+                then cast(rolled.sentiment_points_90d as {{ type_double() }}) / rolled.sentiment_touches_90d
         end as avg_sentiment_points_90d,
         case
             when rolled.nps_responses_180d > 0
-                then 1.0 * rolled.nps_score_sum_180d / rolled.nps_responses_180d
+                then cast(rolled.nps_score_sum_180d as {{ type_double() }}) / rolled.nps_responses_180d
         end as avg_nps_180d,
         case
             when rolled.nps_responses_90d > 0
-                then 1.0 * rolled.nps_score_sum_90d / rolled.nps_responses_90d
+                then cast(rolled.nps_score_sum_90d as {{ type_double() }}) / rolled.nps_responses_90d
         end as avg_nps_last_90d,
         case
             when rolled.nps_responses_180d - rolled.nps_responses_90d > 0
                 then
-                    1.0 * (rolled.nps_score_sum_180d - rolled.nps_score_sum_90d)
+                    cast(rolled.nps_score_sum_180d - rolled.nps_score_sum_90d as {{ type_double() }})
                     / (rolled.nps_responses_180d - rolled.nps_responses_90d)
         end as avg_nps_prior_90d,
         rolled.tickets_opened_30d,

@@ -144,8 +144,8 @@ final as (
         rolled.last_active_date,
         source_freshness.source_last_event_date,
         coalesce(key_features_aggregated.key_feature_events_30d, 0) as key_feature_events_30d,
-        coalesce(key_features_aggregated.adopted_feature_weight, 0)
-        / key_feature_total_weight.total_weight as adopted_feature_weight_ratio,
+        cast(coalesce(key_features_aggregated.adopted_feature_weight, 0) as {{ type_double() }})
+        / cast(key_feature_total_weight.total_weight as {{ type_double() }}) as adopted_feature_weight_ratio,
         rolled.feature_gate_hits_30d,
         rolled.quota_threshold_events_30d,
         rolled.top_user_event_share_30d

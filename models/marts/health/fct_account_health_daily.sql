@@ -66,15 +66,15 @@ compared as (
     select
         today.*,
         today.health_score - earlier.health_score as health_score_delta_30d,
-        today.health_recency_weight * (today.recency_score - earlier.recency_score)
+        cast(today.health_recency_weight * (today.recency_score - earlier.recency_score) as {{ type_double() }})
             as recency_contribution_30d,
-        today.health_adoption_weight * (today.adoption_score - earlier.adoption_score)
+        cast(today.health_adoption_weight * (today.adoption_score - earlier.adoption_score) as {{ type_double() }})
             as adoption_contribution_30d,
-        today.health_depth_weight * (today.depth_score - earlier.depth_score)
+        cast(today.health_depth_weight * (today.depth_score - earlier.depth_score) as {{ type_double() }})
             as depth_contribution_30d,
-        today.health_breadth_weight * (today.breadth_score - earlier.breadth_score)
+        cast(today.health_breadth_weight * (today.breadth_score - earlier.breadth_score) as {{ type_double() }})
             as breadth_contribution_30d,
-        today.health_cs_engagement_weight * (today.cs_engagement_score - earlier.cs_engagement_score)
+        cast(today.health_cs_engagement_weight * (today.cs_engagement_score - earlier.cs_engagement_score) as {{ type_double() }})
             as cs_engagement_contribution_30d,
         -- how much the override moved the CSM-adjusted reading beyond the computed move
         (coalesce(today.override_score, today.health_score) - coalesce(earlier.override_score, earlier.health_score))

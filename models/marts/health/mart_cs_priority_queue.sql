@@ -53,10 +53,10 @@ factors as (
         scoring_config.priority_renewal_weight,
         scoring_config.alert_no_login_days,
         scoring_config.alert_no_cs_touch_days,
-        case
+        cast(case
             when accounts.override_score < accounts.health_score then accounts.override_score
             else coalesce(accounts.health_score, 0)
-        end as effective_health_score,
+        end as {{ type_double() }}) as effective_health_score,
         cume_dist() over (order by accounts.arr) as arr_percentile,
         case
             when accounts.days_to_renewal is null then 0
