@@ -74,7 +74,10 @@ compared as (
             as depth_contribution_30d,
         cast(today.health_breadth_weight * (today.breadth_score - earlier.breadth_score) as {{ type_double() }})
             as breadth_contribution_30d,
-        cast(today.health_cs_engagement_weight * (today.cs_engagement_score - earlier.cs_engagement_score) as {{ type_double() }})
+        cast(
+            today.health_cs_engagement_weight * (today.cs_engagement_score - earlier.cs_engagement_score)
+            as {{ type_double() }}
+        )
             as cs_engagement_contribution_30d,
         -- how much the override moved the CSM-adjusted reading beyond the computed move
         (coalesce(today.override_score, today.health_score) - coalesce(earlier.override_score, earlier.health_score))
