@@ -540,5 +540,8 @@ def test_app_command_serves_on_localhost_and_stops_with_the_cli(published):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     time.sleep(1)
-    with socket.socket() as probe:  # the Streamlit child stopped with the CLI: the port is free
+    with socket.socket() as probe:  # the Streamlit child stopped with the CLI: nothing listens on the port
+        # SO_REUSEADDR: connections the server closed linger in TIME_WAIT and would block a plain
+        # bind; a socket still listening on the port makes this bind fail all the same.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(("127.0.0.1", port))
