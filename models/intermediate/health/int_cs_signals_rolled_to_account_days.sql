@@ -1,6 +1,8 @@
 -- One row per account per day: the relationship-side inputs of the health components (human CS
 -- touches, CSM sentiment, NPS, support tickets) rolled over the windows the scores use.
 -- Automated CS activities (is_automated) never count as a touch.
+-- A table, not a view: read by int_health_components_scored and tested per account-day (issue 9).
+{{ config(materialized='table') }}
 
 with
 

@@ -1,6 +1,9 @@
 -- One row per account per day: the component scores (0-100), the usage, relationship and health
 -- composites and the quadrant, under the scoring config selected by var('scoring_config_version').
 -- Every formula is spelled out in _health__models.yml; DECISIONS.md says why.
+-- A table, not a view: the health marts and the score tests read it; as a view each of them
+-- recomputed the whole usage -> health chain (issue 9).
+{{ config(materialized='table') }}
 {%- set round_1 = "round(cast(({expr}) as " ~ dbt.type_numeric() ~ "), 1)" %}
 
 with

@@ -1,6 +1,9 @@
 -- One row per account per day: the product-side inputs of the health components, rolled over the
 -- windows the scores use. Rolling windows are row windows because int_accounts_daily is a dense
 -- daily spine per account (docs/ARCHITECTURE.md).
+-- A table, not a view: int_health_components_scored and the account-day tests read it; as a view
+-- every reader re-ran the 30-day range join and windows over all account-days (issue 9).
+{{ config(materialized='table') }}
 
 with
 
