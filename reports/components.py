@@ -123,6 +123,7 @@ def sidebar_status() -> None:
         st.caption(f"Warehouse: `{stamp.path}`  \nPublished: {modified}")
         if st.button("Reload data", help="Drop cached results and read the warehouse again"):
             data.clear_cache()
+            data.close_connections()
             st.rerun()
 
 
@@ -395,5 +396,38 @@ def activation_chart(frame: pd.DataFrame) -> alt.Chart:
             y=alt.Y("value:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]), title="Activated"),
             color=alt.Color("rate:N", title=None),
             tooltip=["signup_month:T", "rate", alt.Tooltip("value:Q", format=".1%")],
+        )
+    )
+
+
+OUTCOMES = ["renewed", "churned"]
+OUTCOME_COLOURS = ["#2e7d32", "#c62828"]
+
+
+def outcome_adoption_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Adoption rate per key feature, a bar for renewed and one for churned accounts (one window)."""
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            y=alt.Y("feature:N", title="Key feature"),
+            yOffset=alt.YOffset("outcome:N", sort=OUTCOMES),
+            x=alt.X(
+                "adoption_rate:Q",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1]),
+                title="Used the feature before renewal",
+            ),
+            color=alt.Color(
+                "outcome:N", scale=alt.Scale(domain=OUTCOMES, range=OUTCOME_COLOURS), title="Outcome"
+            ),
+            tooltip=[
+                "feature",
+                "outcome",
+                "window_days",
+                "accounts",
+                "adopting_accounts",
+                alt.Tooltip("adoption_rate:Q", format=".1%"),
+            ],
         )
     )

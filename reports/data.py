@@ -4,11 +4,21 @@ This is the only module of the app that imports ``duckdb``. It reads the *publis
 (``ACCOUNT_HEALTH_WAREHOUSE``, default ``warehouse/health.duckdb``) and nothing else, under these
 rules:
 
-* Read-only, short-lived connections: one per call, closed before returning. A cached connection
-  would pin the old database after a publish replaces the file with ``os.replace`` (see
-  ``../shared/STACK_NOTES.md``, "DuckDB locking"), and would block the next build's writer.
-* Results, not connections, are cached (``st.cache_data``), keyed by the file's identity
-  (path, inode, mtime, size): a publish changes the key, so the app shows the new data at once.
+* One read-only view of the published file per file stamp (path, inode, mtime, size), reused by
+  every call: an in-memory DuckDB that ``ATTACH``es the file ``READ_ONLY``, the published tables
+  listed once when it opens. Each call runs on its own cursor of that connection (DuckDB cursors
+  are safe to use from Streamlit's threads, one per thread). A publish replaces the file with
+  ``os.replace``: the next call sees a new stamp, opens a new view of the new file and closes the
+  old one once no call uses it. ``ATTACH`` in a fresh in-memory database is used rather than
+  ``duckdb.connect(path)`` because the latter returns the process's cached *old* database for the
+  same path while any connection to it is still open (``../shared/STACK_NOTES.md``, "DuckDB
+  locking").
+* While the app runs it holds a shared (read) lock on the published file. The CLI never writes that
+  file (it builds a candidate and publishes it with ``os.replace``), so runs and publishes are not
+  blocked; a tool that opens the published file read-write itself must run while the app is
+  stopped. ``close_connections()`` drops the view (the sidebar's "Reload data" does).
+* Results are also cached (``st.cache_data``), keyed by the file stamp: a publish changes the key,
+  so the app shows the new data at once.
 * Every value that comes from a user goes through a ``?`` placeholder. SQL text is built only from
   constants of this module (table and column names never come from input).
 * Only the ``marts`` schema is read, plus ``quality`` for the data-health page.
@@ -24,8 +34,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -40,6 +52,8 @@ DEFAULT_WAREHOUSE = Path("warehouse") / "health.duckdb"
 MARTS = "marts"
 QUALITY = "quality"
 READABLE_SCHEMAS = (MARTS, QUALITY)
+# The name the published file is attached under in the app's in-memory DuckDB.
+CATALOG = "published"
 
 # How long a cached result may be reused even when the file did not change (seconds).
 CACHE_TTL_SECONDS = 600
@@ -92,29 +106,107 @@ def file_stamp() -> FileStamp:
     return FileStamp(str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
-def _connect(stamp: FileStamp) -> duckdb.DuckDBPyConnection:
-    """A fresh read-only connection; retried briefly while a writer holds the file."""
+# --------------------------------------------------------------------------------------------------
+# One read-only view per file stamp
+# --------------------------------------------------------------------------------------------------
+
+
+def _sql_string(value: str) -> str:
+    """A SQL string literal (``ATTACH`` takes no parameters; the path comes from configuration)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _attach(stamp: FileStamp) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the file attached read-only; retried briefly while a writer holds it."""
     last_error: Exception | None = None
     for attempt in range(4):
+        connection = duckdb.connect(":memory:")
         try:
-            return duckdb.connect(stamp.path, read_only=True)
+            connection.execute(f"attach {_sql_string(stamp.path)} as {CATALOG} (read_only)")
+            connection.execute(f"use {CATALOG}")
+            return connection
         except duckdb.IOException as error:  # lock held by a writer, or not a DuckDB file
+            connection.close()
             last_error = error
             time.sleep(0.1 * (attempt + 1))
         except duckdb.Error as error:
+            connection.close()
             last_error = error
             break
     raise WarehouseUnavailable(f"Cannot open {stamp.path} read-only: {last_error}")
 
 
 def _existing_tables(connection: duckdb.DuckDBPyConnection) -> frozenset[str]:
-    """``schema.table`` names of the readable schemas present in the file."""
+    """``schema.table`` names (tables and views) of the readable schemas in the attached file."""
     rows = connection.execute(
         "select table_schema || '.' || table_name from information_schema.tables "
-        "where table_schema in (?, ?)",
-        list(READABLE_SCHEMAS),
+        "where table_catalog = ? and table_schema in (?, ?)",
+        [CATALOG, *READABLE_SCHEMAS],
     ).fetchall()
     return frozenset(row[0] for row in rows)
+
+
+class _View:
+    """The attached file of one stamp, its published tables, and how many calls are using it."""
+
+    def __init__(self, stamp: FileStamp):
+        self.stamp = stamp
+        self.connection = _attach(stamp)
+        try:
+            self.tables = _existing_tables(self.connection)
+        except duckdb.Error as error:
+            self.connection.close()
+            raise WarehouseUnavailable(f"Cannot read {stamp.path}: {error}") from error
+        self.users = 0
+        self.retired = False
+
+    def close_if_unused(self) -> None:
+        if self.retired and self.users == 0:
+            self.connection.close()
+
+
+_VIEW_LOCK = threading.Lock()
+_current_view: _View | None = None
+
+
+def _retire_current() -> None:
+    """Forgets the current view (closed now, or by the last call still using it). Holds the lock."""
+    global _current_view
+    if _current_view is not None:
+        _current_view.retired = True
+        _current_view.close_if_unused()
+        _current_view = None
+
+
+def close_connections() -> None:
+    """Closes the app's view of the warehouse (the next call opens a new one)."""
+    with _VIEW_LOCK:
+        _retire_current()
+
+
+@contextmanager
+def _reading(stamp: FileStamp) -> Iterator[tuple[duckdb.DuckDBPyConnection, frozenset[str]]]:
+    """A cursor on the view of ``stamp`` (opened when the file changed) and its published tables."""
+    global _current_view
+    with _VIEW_LOCK:
+        if _current_view is None or _current_view.stamp != stamp:
+            _retire_current()
+            _current_view = _View(stamp)
+        view = _current_view
+        view.users += 1
+        try:
+            cursor = view.connection.cursor()
+        except BaseException:
+            view.users -= 1
+            raise
+    try:
+        cursor.execute(f"use {CATALOG}")  # a cursor starts in the in-memory catalog
+        yield cursor, view.tables
+    finally:
+        with _VIEW_LOCK:
+            cursor.close()
+            view.users -= 1
+            view.close_if_unused()
 
 
 class Query(NamedTuple):
@@ -126,7 +218,7 @@ class Query(NamedTuple):
 
 
 def _run_batch(stamp: FileStamp, queries: dict[str, Query], optional: bool) -> dict[str, pd.DataFrame | None]:
-    """Runs several queries on one read-only connection.
+    """Runs several queries on one cursor of the current view.
 
     With ``optional`` a query whose tables are missing yields ``None``; otherwise ``MartMissing``.
     """
@@ -134,18 +226,14 @@ def _run_batch(stamp: FileStamp, queries: dict[str, Query], optional: bool) -> d
         for table in query.tables:
             if table.split(".", 1)[0] not in READABLE_SCHEMAS:
                 raise ValueError(f"the app reads only {READABLE_SCHEMAS}, not {table}")
-    connection = _connect(stamp)
-    try:
-        existing = _existing_tables(connection)
+    with _reading(stamp) as (cursor, existing):
         results: dict[str, pd.DataFrame | None] = {}
         for name, query in queries.items():
             missing = [table for table in query.tables if table not in existing]
             if missing and not optional:
                 raise MartMissing(missing)
-            results[name] = None if missing else _execute(connection, query, optional)
+            results[name] = None if missing else _execute(cursor, query, optional)
         return results
-    finally:
-        connection.close()
 
 
 def _execute(connection: duckdb.DuckDBPyConnection, query: Query, optional: bool) -> pd.DataFrame | None:
@@ -156,6 +244,15 @@ def _execute(connection: duckdb.DuckDBPyConnection, query: Query, optional: bool
         if optional:
             return None
         raise MartMissing([str(error).splitlines()[0]]) from error
+
+
+def _current_stamp() -> FileStamp:
+    """``file_stamp()``; when the file is gone, the view of the old one is closed too."""
+    try:
+        return file_stamp()
+    except WarehouseUnavailable:
+        close_connections()
+        raise
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=512)
@@ -171,7 +268,7 @@ def _frames(queries: dict[str, Query], optional: bool = False) -> dict[str, pd.D
     """Cached results of ``queries`` for the warehouse file as it is now."""
     batch = tuple(queries.items())
     key = hashlib.sha256(repr(batch).encode("utf-8")).hexdigest()
-    return _cached_batch(file_stamp(), key, batch, optional)
+    return _cached_batch(_current_stamp(), key, batch, optional)
 
 
 def _frame(query: Query) -> pd.DataFrame:
@@ -194,7 +291,7 @@ def _in_filter(column: str, values: Iterable[Any] | None) -> tuple[str, tuple[An
 
 
 def clear_cache() -> None:
-    """Drops every cached result (the app's "reload" button)."""
+    """Drops every cached result (the next calls run their queries; the open view is kept)."""
     _cached_batch.clear()
 
 
@@ -205,12 +302,9 @@ def clear_cache() -> None:
 
 def warehouse_status() -> dict[str, Any]:
     """Path, size, modification time and the published tables of the warehouse (not cached)."""
-    stamp = file_stamp()
-    connection = _connect(stamp)
-    try:
-        tables = sorted(_existing_tables(connection))
-    finally:
-        connection.close()
+    stamp = _current_stamp()
+    with _reading(stamp) as (_, existing):
+        tables = sorted(existing)
     return {
         "path": stamp.path,
         "size_bytes": stamp.size,
@@ -236,6 +330,8 @@ COHORT_RETENTION = "marts.mart_cohort_retention"
 FEATURE_ADOPTION = "marts.mart_feature_adoption"
 SCORE_BACKTEST = "marts.mart_score_backtest"
 ACTIVATION = "marts.mart_activation"
+FEATURE_USAGE = "marts.fct_account_feature_usage"
+ADOPTION_BY_OUTCOME = "marts.mart_feature_adoption_by_outcome"
 CS_TOUCHES = "marts.fct_cs_touches"
 NPS_RESPONSES = "marts.fct_nps_responses"
 REJECTED_RECORDS = "quality.rejected_records"
@@ -255,6 +351,8 @@ ALL_MARTS = (
     FEATURE_ADOPTION,
     SCORE_BACKTEST,
     ACTIVATION,
+    FEATURE_USAGE,
+    ADOPTION_BY_OUTCOME,
 )
 
 
@@ -537,15 +635,47 @@ def account_choices() -> pd.DataFrame:
     )
 
 
+# The daily frames of the account page: one query reads both column sets (history, usage).
+HISTORY_COLUMNS = (
+    "date_day",
+    "health_score",
+    "usage_score",
+    "relationship_score",
+    "recency_score",
+    "adoption_score",
+    "depth_score",
+    "breadth_score",
+    "cs_engagement_score",
+    "quadrant",
+)
+USAGE_COLUMNS = (
+    "date_day",
+    "health_band",
+    "is_at_risk",
+    "arr",
+    "licensed_seats",
+    "active_users_30d",
+    "active_user_ratio_30d",
+    "human_touches_90d",
+    "days_since_human_touch",
+    "avg_nps_180d",
+    "avg_nps_last_90d",
+)
+DAILY_COLUMNS = tuple(dict.fromkeys(HISTORY_COLUMNS + USAGE_COLUMNS))
+
+
 def account_detail(account_id: str) -> dict[str, pd.DataFrame | None]:
-    """Every frame the account-detail page needs, from one read-only connection.
+    """Every frame the account-detail page needs, from one cursor of the reused read-only view.
 
     Keys: ``account`` (the ``dim_accounts`` row; empty when the id is unknown), ``history`` (daily
     scores, components and quadrant), ``usage`` (daily seats, active users, ARR, CS touches and NPS
-    averages the daily mart carries beyond the contract), ``movements``, ``alerts``, ``signals``,
-    ``mrr`` (monthly MRR movements), ``touches`` (recent CS touches), ``nps`` (NPS answers). A frame
-    is ``None`` when its mart (or a column it reads) is not published; a missing ``dim_accounts``
-    raises ``MartMissing`` instead (the page is meaningless without it).
+    averages the daily mart carries beyond the contract; ``history`` and ``usage`` come from one
+    query of ``fct_account_health_daily``), ``features`` (the key features from
+    ``fct_account_feature_usage``: used in the window or not, active users, events, last used),
+    ``movements``, ``alerts``, ``signals``, ``mrr`` (monthly MRR movements), ``touches`` (recent
+    CS touches), ``nps`` (NPS answers). A frame is ``None`` when its mart (or a column it reads) is
+    not published; a missing ``dim_accounts`` raises ``MartMissing`` instead (the page is
+    meaningless without it).
     """
     key = (str(account_id),)
     queries = {
@@ -554,19 +684,9 @@ def account_detail(account_id: str) -> dict[str, pd.DataFrame | None]:
             key,
             (DIM_ACCOUNTS,),
         ),
-        "history": Query(
+        "daily": Query(
             f"""
-            select
-                date_day,
-                health_score,
-                usage_score,
-                relationship_score,
-                recency_score,
-                adoption_score,
-                depth_score,
-                breadth_score,
-                cs_engagement_score,
-                quadrant
+            select {", ".join(DAILY_COLUMNS)}
             from {HEALTH_DAILY}
             where account_id = ?
             order by date_day
@@ -574,26 +694,21 @@ def account_detail(account_id: str) -> dict[str, pd.DataFrame | None]:
             key,
             (HEALTH_DAILY,),
         ),
-        "usage": Query(
+        "features": Query(
             f"""
             select
-                date_day,
-                health_band,
-                is_at_risk,
-                arr,
-                licensed_seats,
+                feature,
+                is_adopted_30d,
                 active_users_30d,
-                active_user_ratio_30d,
-                human_touches_90d,
-                days_since_human_touch,
-                avg_nps_180d,
-                avg_nps_last_90d
-            from {HEALTH_DAILY}
+                events_30d,
+                last_used_on,
+                as_of_date
+            from {FEATURE_USAGE}
             where account_id = ?
-            order by date_day
+            order by is_adopted_30d desc, active_users_30d desc, last_used_on desc nulls last, feature
             """,
             key,
-            (HEALTH_DAILY,),
+            (FEATURE_USAGE,),
         ),
         "movements": Query(
             f"""
@@ -646,9 +761,12 @@ def account_detail(account_id: str) -> dict[str, pd.DataFrame | None]:
             (NPS_RESPONSES,),
         ),
     }
-    frames = _frames(queries, optional=True)
+    frames = dict(_frames(queries, optional=True))
     if frames["account"] is None:
         raise MartMissing([DIM_ACCOUNTS])
+    daily = frames.pop("daily")
+    frames["history"] = None if daily is None else daily[list(HISTORY_COLUMNS)]
+    frames["usage"] = None if daily is None else daily[list(USAGE_COLUMNS)]
     return frames
 
 
@@ -754,6 +872,20 @@ def feature_adoption() -> pd.DataFrame:
     )
 
 
+def feature_adoption_by_outcome() -> pd.DataFrame:
+    """Key-feature adoption in the 30/60/90 days before renewal, accounts that renewed vs churned."""
+    return _frame(
+        Query(
+            f"""
+            select feature, window_days, outcome, accounts, adopting_accounts, adoption_rate
+            from {ADOPTION_BY_OUTCOME}
+            order by window_days, feature, outcome desc
+            """,
+            tables=(ADOPTION_BY_OUTCOME,),
+        )
+    )
+
+
 def activation() -> pd.DataFrame:
     """Activation per signup month: accounts, activated (ever, within 30 days), rates, speed."""
     return _frame(Query(f"select * from {ACTIVATION} order by signup_month", tables=(ACTIVATION,)))
@@ -833,6 +965,8 @@ def freshness() -> pd.DataFrame:
         FEATURE_ADOPTION: "null",
         SCORE_BACKTEST: "max(scored_on)",
         ACTIVATION: "max(signup_month)",
+        FEATURE_USAGE: "max(as_of_date)",
+        ADOPTION_BY_OUTCOME: "null",
     }
     queries = {
         table: Query(

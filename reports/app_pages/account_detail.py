@@ -9,7 +9,7 @@ from reports import data
 ui.page_header(
     "Account detail",
     "One account's score and its five components over time, quadrant history, usage against seats, "
-    "alerts and signals, renewal and ARR, CS touches and NPS, and any CSM override.",
+    "key features used, alerts and signals, renewal and ARR, CS touches and NPS, and any CSM override.",
 )
 
 choices = ui.load(data.account_choices, what="Accounts")
@@ -116,6 +116,28 @@ if usage is not None and not usage.empty:
         right.altair_chart(ui.nps_trend_chart(usage), width="stretch")
     else:
         right.info("No NPS answers from this account in the history.")
+
+st.subheader("Key features used")
+features = frames["features"]
+if features is None:
+    _not_published("key feature usage")
+elif not ui.empty_note(features, "No key features defined for this account."):
+    as_of = features["as_of_date"].max()
+    st.caption(
+        "Each key feature over the 30 days up to "
+        + (f"{pd.Timestamp(as_of):%Y-%m-%d}" if pd.notna(as_of) else "the latest day")
+        + ": used or not, distinct active users and events in that window, and the last day it was used."
+    )
+    ui.table(
+        features.drop(columns=["as_of_date"]),
+        column_config={
+            "feature": st.column_config.TextColumn("Key feature"),
+            "is_adopted_30d": st.column_config.CheckboxColumn("Used (30 d)"),
+            "active_users_30d": st.column_config.NumberColumn("Active users (30 d)"),
+            "events_30d": st.column_config.NumberColumn("Events (30 d)"),
+            "last_used_on": st.column_config.DateColumn("Last used", format="YYYY-MM-DD"),
+        },
+    )
 
 left, right = st.columns(2)
 with left:

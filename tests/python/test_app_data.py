@@ -171,6 +171,61 @@ def test_account_detail_returns_every_frame_of_one_account(warehouse):
     assert data.account_detail("acc_does_not_exist")["account"].empty
 
 
+def test_account_detail_lists_the_key_features_of_the_mart(warehouse):
+    require(data.FEATURE_USAGE)
+    account_id = query(
+        "select account_id from marts.fct_account_feature_usage where is_adopted_30d "
+        "group by account_id order by count(*) desc, account_id limit 1"
+    )["account_id"].iloc[0]
+    mart = query(
+        "select feature, is_adopted_30d, active_users_30d, events_30d, last_used_on "
+        "from marts.fct_account_feature_usage where account_id = ? order by feature",
+        [account_id],
+    )
+    features = data.account_detail(account_id)["features"]
+    assert len(features) == len(mart) > 0
+    shown = features.sort_values("feature").reset_index(drop=True)
+    assert shown["feature"].tolist() == mart["feature"].tolist()
+    assert shown["is_adopted_30d"].tolist() == mart["is_adopted_30d"].tolist()
+    assert shown["active_users_30d"].astype(int).tolist() == mart["active_users_30d"].astype(int).tolist()
+    assert shown["events_30d"].astype(int).tolist() == mart["events_30d"].astype(int).tolist()
+    pd.testing.assert_series_equal(shown["last_used_on"], mart["last_used_on"], check_names=False)
+    # Used features first, the most active users first among them.
+    assert features["is_adopted_30d"].tolist() == sorted(features["is_adopted_30d"], reverse=True)
+    used = features[features["is_adopted_30d"]]["active_users_30d"].tolist()
+    assert used == sorted(used, reverse=True)
+
+
+def test_account_detail_reads_the_two_daily_frames_in_one_query(warehouse):
+    account_id = query("select min(account_id) as id from marts.dim_accounts")["id"].iloc[0]
+    frames = data.account_detail(account_id)
+    assert frames["history"].columns.tolist() == list(data.HISTORY_COLUMNS)
+    assert frames["usage"].columns.tolist() == list(data.USAGE_COLUMNS)
+    pd.testing.assert_series_equal(frames["history"]["date_day"], frames["usage"]["date_day"])
+    expected = query(
+        "select date_day, health_score, arr from marts.fct_account_health_daily "
+        "where account_id = ? order by date_day",
+        [account_id],
+    )
+    assert frames["history"]["health_score"].astype(float).tolist() == pytest.approx(
+        expected["health_score"].astype(float).tolist()
+    )
+    shown_arr = frames["usage"]["arr"].astype(float).tolist()
+    assert shown_arr == pytest.approx(expected["arr"].astype(float).tolist())
+
+
+def test_feature_adoption_by_outcome_is_the_mart(warehouse):
+    require(data.ADOPTION_BY_OUTCOME)
+    mart = query("select * from marts.mart_feature_adoption_by_outcome")
+    frame = data.feature_adoption_by_outcome()
+    assert len(frame) == len(mart) > 0
+    assert sorted(frame["window_days"].unique().tolist()) == [30, 60, 90]
+    merged = frame.merge(mart, on=["feature", "window_days", "outcome"], suffixes=("", "_mart"))
+    assert len(merged) == len(mart)
+    assert (merged["adopting_accounts"] == merged["adopting_accounts_mart"]).all()
+    assert merged["adoption_rate"].tolist() == pytest.approx(merged["adoption_rate_mart"].tolist())
+
+
 def test_account_detail_is_fast_from_a_warm_cache(warehouse):
     account_ids = query("select account_id from marts.dim_accounts order by account_id limit 5")["account_id"]
     for account_id in account_ids:
@@ -196,24 +251,89 @@ def test_data_health_reads_quality(warehouse):
 
 def test_a_publish_that_replaces_the_file_is_seen_at_once(private_warehouse):
     before = data.portfolio_summary()["accounts"].iloc[0]
-    candidate = private_warehouse.with_name("health.candidate.duckdb")
-    shutil.copy2(private_warehouse, candidate)
+    _replace_with_one_account_fewer(private_warehouse)
+    after = data.portfolio_summary()["accounts"].iloc[0]
+    assert after == before - 1
+
+
+def _replace_with_one_account_fewer(published: Path) -> None:
+    """What the CLI's publish does: build a changed copy, then ``os.replace`` it over the file."""
+    candidate = published.with_name("health.candidate.duckdb")
+    shutil.copy2(published, candidate)
     connection = duckdb.connect(str(candidate))
     connection.execute(
         "delete from marts.dim_accounts where account_id = (select min(account_id) from marts.dim_accounts)"
     )
     connection.close()
-    os.replace(candidate, private_warehouse)  # what the CLI's publish does
-    after = data.portfolio_summary()["accounts"].iloc[0]
-    assert after == before - 1
+    os.replace(candidate, published)
 
 
-def test_the_app_never_holds_the_file_open(private_warehouse):
+def test_one_view_per_file_stamp_is_reused_and_replaced_on_publish(private_warehouse):
     data.portfolio_summary()
+    view = data._current_view
+    assert view is not None and view.stamp == data.file_stamp()
+    assert data.DIM_ACCOUNTS in view.tables  # table names are read once, when the view opens
+    data.clear_cache()  # results only: the next calls run their queries on the same view
     data.account_detail("acc_00001")
-    # A writer can open the file right after the app read it: no connection was left open.
-    connection = duckdb.connect(str(private_warehouse))
+    data.priority_queue()
+    assert data._current_view is view
+    before = data.portfolio_summary()["accounts"].iloc[0]
+    _replace_with_one_account_fewer(private_warehouse)
+    assert data.portfolio_summary()["accounts"].iloc[0] == before - 1
+    assert data._current_view is not view and data._current_view.stamp == data.file_stamp()
+    with pytest.raises(duckdb.ConnectionException):  # the old view was closed: nobody used it
+        view.connection.execute("select 1")
+
+
+def test_a_call_in_flight_during_a_publish_finishes_on_the_old_file(private_warehouse):
+    before = data.portfolio_summary()["accounts"].iloc[0]
+    old_stamp = data.file_stamp()
+    with data._reading(old_stamp) as (cursor, _):  # a page of another session, mid-way
+        old_view = data._current_view
+        _replace_with_one_account_fewer(private_warehouse)
+        assert data.portfolio_summary()["accounts"].iloc[0] == before - 1  # a new call: new file
+        assert cursor.execute("select count(*) from marts.dim_accounts").fetchone()[0] == before
+        old_view.connection.execute("select 1")  # still open while the old call runs
+    with pytest.raises(duckdb.ConnectionException):  # closed by the last call that used it
+        old_view.connection.execute("select 1")
+
+
+def test_the_app_releases_the_file_when_asked_and_when_it_disappears(private_warehouse, tmp_path):
+    data.portfolio_summary()
+    data.close_connections()
+    assert data._current_view is None
+    connection = duckdb.connect(str(private_warehouse))  # a writer can open it again
     connection.close()
+    data.clear_cache()
+    data.portfolio_summary()
+    view = data._current_view
+    private_warehouse.rename(tmp_path / "moved.duckdb")
+    with pytest.raises(data.WarehouseUnavailable):
+        data.portfolio_summary()
+    assert data._current_view is None
+    with pytest.raises(duckdb.ConnectionException):
+        view.connection.execute("select 1")
+
+
+def test_concurrent_calls_from_threads_agree_with_sequential_ones(warehouse):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = query("select account_id from marts.dim_accounts order by account_id")["account_id"].tolist()
+    expected = {account_id: data.account_detail(account_id) for account_id in ids}
+    data.clear_cache()
+
+    def detail(account_id: str) -> tuple[str, dict]:
+        return account_id, data.account_detail(account_id)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(detail, ids * 3))
+    for account_id, frames in results:
+        for name, frame in expected[account_id].items():
+            if frame is None:
+                assert frames[name] is None
+            else:
+                pd.testing.assert_frame_equal(frames[name], frame)
+    assert data._current_view is not None and data._current_view.users == 0
 
 
 # -- SQL injection ---------------------------------------------------------------------------------
@@ -237,7 +357,8 @@ def _row_counts(path: Path) -> dict[str, int]:
 @pytest.mark.parametrize("hostile", HOSTILE_STRINGS)
 def test_hostile_inputs_are_only_ever_values(private_warehouse, hostile):
     counts = _row_counts(private_warehouse)
-    assert data.account_detail(hostile)["account"].empty
+    detail = data.account_detail(hostile)
+    assert detail["account"].empty and detail["features"].empty and detail["history"].empty
     assert data.priority_queue(csm_owners=[hostile]).empty
     assert data.priority_queue(segments=[hostile]).empty
     assert data.priority_queue(quadrants=[hostile, hostile]).empty
@@ -265,7 +386,7 @@ def test_data_is_the_only_app_module_importing_duckdb_and_sql_is_constant():
     assert offenders == []
     source = (REPO_ROOT / "reports" / "data.py").read_text()
     # Only the module's table constants are formatted into SQL; user values never are.
-    assert "read_only=True" in source
+    assert "(read_only)" in source  # the published file is only ever attached read-only
     assert re.findall(r"\{(?:account_id|reason|hostile|value)\}", source) == []
     schemas = {name.split(".")[0] for name in data.ALL_MARTS + (data.REJECTED_RECORDS, data.RUN_LOG)}
     assert schemas == {"marts", "quality"}

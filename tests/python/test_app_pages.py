@@ -26,10 +26,15 @@ PAGE_TABLES = {
         "marts.fct_health_alerts",
         "marts.fct_expansion_signals",
         "marts.fct_mrr_movements",
+        "marts.fct_account_feature_usage",
     ],
     "quadrant_review": ["marts.fct_quadrant_movements", "marts.dim_accounts"],
     "revenue": ["marts.mart_revenue_retention", "marts.fct_mrr_movements", "marts.mart_cohort_retention"],
-    "product": ["marts.mart_feature_adoption", "marts.mart_activation"],
+    "product": [
+        "marts.mart_feature_adoption",
+        "marts.mart_feature_adoption_by_outcome",
+        "marts.mart_activation",
+    ],
     "model_accuracy": ["marts.mart_score_backtest"],
     "data_health": ["quality.rejected_records", "quality.run_log"],
 }
@@ -169,6 +174,48 @@ def test_account_detail_shows_the_requested_account(warehouse):
     assert len(app.get("vega_lite_chart")) == 4 + (1 if has_nps else 0)
 
 
+def _features_table(app: AppTest) -> pd.DataFrame:
+    tables = [frame.value for frame in app.dataframe if "is_adopted_30d" in frame.value.columns]
+    assert len(tables) == 1, [frame.value.columns.tolist() for frame in app.dataframe]
+    return tables[0]
+
+
+def test_account_detail_shows_the_key_features_used(warehouse):
+    require(*PAGE_TABLES["account_detail"])
+    account_id = query(
+        "select account_id from marts.fct_account_feature_usage where is_adopted_30d "
+        "group by account_id order by count(*) desc, account_id limit 1"
+    )["account_id"].iloc[0]
+    mart = query(
+        "select * from marts.fct_account_feature_usage where account_id = ? order by feature", [account_id]
+    )
+    app = open_page("account_detail", account_id=account_id)
+    assert "Key features used" in texts(app)
+    shown = _features_table(app).sort_values("feature").reset_index(drop=True)
+    assert shown["feature"].tolist() == mart["feature"].tolist()
+    assert shown["is_adopted_30d"].tolist() == mart["is_adopted_30d"].tolist()
+    assert shown["active_users_30d"].astype(int).tolist() == mart["active_users_30d"].astype(int).tolist()
+    used = shown[shown["is_adopted_30d"]]
+    assert not used.empty and used["last_used_on"].notna().all()
+    as_of = pd.Timestamp(mart["as_of_date"].max())
+    assert f"30 days up to {as_of:%Y-%m-%d}" in texts(app)
+
+
+def test_account_detail_says_when_key_feature_usage_is_not_published(monkeypatch, tmp_path):
+    import duckdb
+    from test_app_support import copy_warehouse
+
+    path = copy_warehouse(tmp_path / "health.duckdb")
+    connection = duckdb.connect(str(path))
+    connection.execute("drop table marts.fct_account_feature_usage")
+    connection.close()
+    monkeypatch.setenv(data.WAREHOUSE_ENV, str(path))
+    data.clear_cache()
+    app = open_page("account_detail")
+    assert any("key feature usage" in item.value for item in app.info)
+    assert not app.error
+
+
 def test_account_detail_shows_an_override_and_its_note(warehouse):
     overridden = query(
         "select account_id, override_note from marts.dim_accounts "
@@ -238,9 +285,34 @@ def test_product_shows_feature_adoption(warehouse):
     assert len(table) == len(mart) > 0
     assert set(table["feature"]) == set(mart["feature"])
     cohorts = query("select * from marts.mart_activation order by signup_month")
-    shown = app.dataframe[1].value
+    shown = app.dataframe[2].value
     assert len(shown) == len(cohorts)
     assert int(shown["activated_accounts"].sum()) == int(cohorts["activated_accounts"].sum())
+
+
+def test_product_shows_adoption_of_renewed_vs_churned_accounts(warehouse):
+    require(*PAGE_TABLES["product"])
+    mart = query("select * from marts.mart_feature_adoption_by_outcome")
+    app = open_page("product")
+    assert "Adoption before renewal: renewed vs churned" in texts(app)
+    # quadrant heatmap, renewed-vs-churned bars, activation
+    assert len(app.get("vega_lite_chart")) == 3
+    table = app.dataframe[1].value
+    assert len(table) == len(mart) > 0
+    merged = table.merge(mart, on=["feature", "window_days", "outcome"], suffixes=("", "_mart"))
+    assert len(merged) == len(mart)
+    assert merged["adoption_rate"].tolist() == pytest.approx(merged["adoption_rate_mart"].tolist())
+
+    window = app.radio[0]
+    assert window.options == ["30 days", "60 days", "90 days"] and window.value == 90
+    sizes = mart[mart["window_days"] == 90].drop_duplicates("outcome").set_index("outcome")["accounts"]
+    caption = texts(app)
+    for outcome, accounts in sizes.items():
+        assert f"{ui.number(accounts)} {outcome}" in caption
+    assert "in the 90 days before the renewal date" in caption
+    window.set_value(30).run()
+    assert not app.exception
+    assert "in the 30 days before the renewal date" in texts(app)
 
 
 def test_model_accuracy_shows_the_backtest_of_the_longest_horizon(warehouse):
