@@ -345,11 +345,6 @@ def test_unit_tests_pass_on_duckdb(both_builds):
     assert "unit_tests_duckdb" not in failed_unit_tests, failed_unit_tests.get("unit_tests_duckdb")
 
 
-@pytest.mark.xfail(
-    reason="issue 8 open: six revenue/backtest unit tests compare PostgreSQL numeric output as text "
-    "(e.g. 0.25000000000000000000 vs 0.25); their outputs need casting with type_double()",
-    strict=False,
-)
 def test_unit_tests_pass_on_postgres(both_builds):
     _, _, _, failed_unit_tests = both_builds
     assert "unit_tests_postgres" not in failed_unit_tests, failed_unit_tests.get("unit_tests_postgres")

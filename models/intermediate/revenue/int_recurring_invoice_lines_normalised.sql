@@ -78,12 +78,13 @@ with_months_per_interval as (
     select
         *,
         -- How many months one billing interval lasts; a year is 12 months, a week 7/365ths of one.
-        case billing_interval
+        -- A double on every engine (DuckDB's decimal division already yields one).
+        cast(case billing_interval
             when 'month' then 1.0
             when 'year' then 12.0
             when 'week' then 7.0 * 12.0 / 365.0
             when 'day' then 12.0 / 365.0
-        end * coalesce(billing_interval_count, 1) as months_per_interval
+        end * coalesce(billing_interval_count, 1) as {{ type_double() }}) as months_per_interval
     from attributed_to_accounts
 ),
 

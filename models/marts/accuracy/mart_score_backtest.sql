@@ -121,7 +121,7 @@ final as (
         health_band,
         accounts,
         cast(churned_accounts as {{ dbt.type_bigint() }}) as churned_accounts,
-        1.0 * churned_accounts / accounts as churn_rate
+        cast(churned_accounts as {{ type_double() }}) / accounts as churn_rate
     from aggregated
 )
 

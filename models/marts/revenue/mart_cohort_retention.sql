@@ -80,12 +80,13 @@ final as (
         months_since_start,
         accounts,
         cast(retained_accounts as {{ dbt.type_bigint() }}) as retained_accounts,
-        starting_mrr,
-        mrr,
-        1.0 * retained_accounts / accounts as logo_retention,
-        mrr / nullif(starting_mrr, 0) as revenue_retention,
+        -- money numeric at the scale of mrr, ratios and averages doubles, on every engine
+        cast(starting_mrr as {{ dbt.type_numeric() }}) as starting_mrr,
+        cast(mrr as {{ dbt.type_numeric() }}) as mrr,
+        cast(retained_accounts as {{ type_double() }}) / accounts as logo_retention,
+        {{ ratio('mrr', 'starting_mrr') }} as revenue_retention,
         scored_accounts,
-        avg_health_score
+        cast(avg_health_score as {{ type_double() }}) as avg_health_score
     from with_starting_mrr
 )
 

@@ -92,29 +92,30 @@ filled as (
 final as (
     select
         month_start,
-        starting_mrr,
-        new_mrr,
-        expansion_mrr,
-        contraction_mrr,
-        churned_mrr,
-        reactivation_mrr,
-        ending_mrr,
+        -- money numeric at the scale of mrr, rates doubles, on every engine (sums and coalesce
+        -- widen numerics differently; unit tests compare values as text)
+        cast(starting_mrr as {{ dbt.type_numeric() }}) as starting_mrr,
+        cast(new_mrr as {{ dbt.type_numeric() }}) as new_mrr,
+        cast(expansion_mrr as {{ dbt.type_numeric() }}) as expansion_mrr,
+        cast(contraction_mrr as {{ dbt.type_numeric() }}) as contraction_mrr,
+        cast(churned_mrr as {{ dbt.type_numeric() }}) as churned_mrr,
+        cast(reactivation_mrr as {{ dbt.type_numeric() }}) as reactivation_mrr,
+        cast(ending_mrr as {{ dbt.type_numeric() }}) as ending_mrr,
         cast(starting_accounts as {{ dbt.type_bigint() }}) as starting_accounts,
         cast(new_accounts as {{ dbt.type_bigint() }}) as new_accounts,
         cast(churned_accounts as {{ dbt.type_bigint() }}) as churned_accounts,
         cast(reactivated_accounts as {{ dbt.type_bigint() }}) as reactivated_accounts,
         cast(ending_accounts as {{ dbt.type_bigint() }}) as ending_accounts,
-        (starting_mrr + expansion_mrr - contraction_mrr - churned_mrr)
-        / nullif(starting_mrr, 0) as nrr,
-        (starting_mrr - contraction_mrr - churned_mrr) / nullif(starting_mrr, 0) as grr,
-        1.0 * churned_accounts / nullif(starting_accounts, 0) as logo_churn_rate,
-        churned_mrr / nullif(starting_mrr, 0) as revenue_churn_rate,
+        {{ ratio('starting_mrr + expansion_mrr - contraction_mrr - churned_mrr', 'starting_mrr') }} as nrr,
+        {{ ratio('starting_mrr - contraction_mrr - churned_mrr', 'starting_mrr') }} as grr,
+        {{ ratio('churned_accounts', 'starting_accounts') }} as logo_churn_rate,
+        {{ ratio('churned_mrr', 'starting_mrr') }} as revenue_churn_rate,
         cast(ttm_starting_accounts as {{ dbt.type_bigint() }}) as ttm_starting_accounts,
-        ttm_starting_mrr,
-        ttm_net_retained_mrr / nullif(ttm_starting_mrr, 0) as nrr_ttm,
-        ttm_gross_retained_mrr / nullif(ttm_starting_mrr, 0) as grr_ttm,
-        1.0 * ttm_churned_accounts / nullif(ttm_starting_accounts, 0) as logo_churn_rate_ttm,
-        ttm_churned_mrr / nullif(ttm_starting_mrr, 0) as revenue_churn_rate_ttm
+        cast(ttm_starting_mrr as {{ dbt.type_numeric() }}) as ttm_starting_mrr,
+        {{ ratio('ttm_net_retained_mrr', 'ttm_starting_mrr') }} as nrr_ttm,
+        {{ ratio('ttm_gross_retained_mrr', 'ttm_starting_mrr') }} as grr_ttm,
+        {{ ratio('ttm_churned_accounts', 'ttm_starting_accounts') }} as logo_churn_rate_ttm,
+        {{ ratio('ttm_churned_mrr', 'ttm_starting_mrr') }} as revenue_churn_rate_ttm
     from filled
 )
 
