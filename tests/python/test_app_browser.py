@@ -176,9 +176,27 @@ def test_account_detail_of_a_known_account_renders_in_chromium(app_url, page):
     assert metrics["ARR"] == ui.money(row["arr"])
     assert metrics["Quadrant"] == row["quadrant"]
     assert page.locator("[data-testid='stVegaLiteChart']").count() >= 4
+    # Key features used: the section and its table (fct_account_feature_usage) are on the page.
+    assert page.get_by_role("heading", name="Key features used").count() == 1
+    features = query(
+        "select count(*) as n from marts.fct_account_feature_usage where account_id = ?", [account_id]
+    )["n"].iloc[0]
+    assert features > 0
+    assert page.get_by_text("Each key feature over the 30 days up to").count() == 1
     # A deep link runs through the app's navigation (not a bare page script): its sections show.
     navigation = page.locator("[data-testid='stSidebarNav']").inner_text()
     assert "Portfolio" in navigation and "Data health" in navigation
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_product_shows_renewed_vs_churned_in_chromium(app_url, page):
+    page.goto(f"{app_url}/product")
+    page.get_by_role("heading", name="Adoption before renewal: renewed vs churned").wait_for(timeout=30_000)
+    page.locator("[data-testid='stVegaLiteChart']").nth(2).wait_for(timeout=30_000)
+    _wait_until_rendered(page)
+    page.screenshot(path=str(ARTIFACTS / "product.png"), full_page=True)
+    assert page.get_by_text("in the 90 days before the renewal date").count() == 1
+    assert page.locator("[data-testid='stVegaLiteChart']").count() == 3
     assert page.locator("[data-testid='stException']").count() == 0
 
 
