@@ -190,8 +190,12 @@ def _reading(stamp: FileStamp) -> Iterator[tuple[duckdb.DuckDBPyConnection, froz
     global _current_view
     with _VIEW_LOCK:
         if _current_view is None or _current_view.stamp != stamp:
-            _retire_current()
-            _current_view = _View(stamp)
+            # Stat again: a call may carry a stamp that a publish has just outdated, and the view
+            # must never flip back to the old stamp (its results are keyed by a dead stamp anyway).
+            fresh = file_stamp()
+            if _current_view is None or _current_view.stamp != fresh:
+                _retire_current()
+                _current_view = _View(fresh)
         view = _current_view
         view.users += 1
         try:
