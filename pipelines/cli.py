@@ -149,6 +149,8 @@ def step_build(settings: Settings, record: RunRecord, run_dir: Path) -> None:
         "artifacts_dir": run_dir,
     }
     with record.step("build"):
+        # One parse for the three commands (dbt_runner.parse): each reuses the manifest.
+        common["manifest"] = dbt_runner.parse(**{k: v for k, v in common.items() if k != "artifacts_dir"})
         # Unit tests run after the build, not before each model: a unit test of an incremental
         # model reads the column types of the model's own relation, which a fresh candidate does
         # not have yet. Nothing is published unless both commands pass, so the gate is the same.

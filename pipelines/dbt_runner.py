@@ -1,8 +1,11 @@
 """Run dbt in-process against one DuckDB file.
 
 One `dbt build` (every seed, model, snapshot and test) per run, through `dbtRunner`: the CLI pays
-dbt's import once instead of ~4 s per subprocess. The profile (profiles.yml) reads the file to build
-from `ACCOUNT_HEALTH_BUILD_DB`; the CLI points it at the candidate, never at the published file.
+dbt's import once instead of ~4 s per subprocess. The CLI's build step runs three commands (build,
+unit tests, freshness); `parse` parses the project once and every command reuses that manifest
+(`dbtRunner(manifest=...)`), so dbt's parse and manifest write are paid once per run, not three
+times. The profile (profiles.yml) reads the file to build from `ACCOUNT_HEALTH_BUILD_DB`; the CLI
+points it at the candidate, never at the published file.
 
 dbt-duckdb keeps its DuckDB database open in a class attribute after a command returns. It is closed
 here after every command, because the candidate is later opened read-only (audit) and replaced.
@@ -16,6 +19,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -56,22 +60,14 @@ def _close_duckdb() -> None:
             DuckDBConnectionManager._ENV = None
 
 
-def invoke(
+def _args(
     command: list[str],
-    *,
     project_dir: Path,
     build_db: Path,
     target_dir: Path,
     log_dir: Path,
-    dbt_vars: dict | None = None,
-    artifacts_dir: Path | None = None,
-) -> DbtOutcome:
-    """Run one dbt command in this process with the build database set to `build_db`.
-
-    dbt's artifacts of the command (run_results.json, sources.json) are copied to `artifacts_dir`.
-    """
-    from dbt.cli.main import dbtRunner
-
+    dbt_vars: dict | None,
+) -> list[str]:
     os.environ["ACCOUNT_HEALTH_BUILD_DB"] = str(build_db)
     os.environ["DBT_PROFILES_DIR"] = str(project_dir)
     args = [
@@ -88,12 +84,60 @@ def invoke(
     ]
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]
+    return args
+
+
+def parse(
+    *,
+    project_dir: Path,
+    build_db: Path,
+    target_dir: Path,
+    log_dir: Path,
+    dbt_vars: dict | None = None,
+) -> Any:
+    """Parse the project once (partial parsing from `target_dir`); the manifest for `invoke`.
+
+    None when parsing fails: the caller then lets each command parse (and report the error) itself.
+    The manifest holds the vars it was parsed with, so pass `invoke` the same `dbt_vars`.
+    """
+    from dbt.cli.main import dbtRunner
+
+    args = _args(["parse"], project_dir, build_db, target_dir, log_dir, dbt_vars)
+    try:
+        result = dbtRunner().invoke(args)
+    finally:
+        _close_duckdb()
+    if not result.success or result.result is None:
+        logger.warning("dbt parse failed (%s); commands will parse themselves", result.exception)
+        return None
+    return result.result
+
+
+def invoke(
+    command: list[str],
+    *,
+    project_dir: Path,
+    build_db: Path,
+    target_dir: Path,
+    log_dir: Path,
+    dbt_vars: dict | None = None,
+    artifacts_dir: Path | None = None,
+    manifest: Any = None,
+) -> DbtOutcome:
+    """Run one dbt command in this process with the build database set to `build_db`.
+
+    `manifest` (from `parse`, same vars) skips dbt's parse. dbt's artifacts of the command
+    (run_results.json, sources.json) are copied to `artifacts_dir`.
+    """
+    from dbt.cli.main import dbtRunner
+
+    args = _args(command, project_dir, build_db, target_dir, log_dir, dbt_vars)
     name = " ".join(command)
     for artifact in ("run_results.json", "sources.json"):  # never copy a previous command's file
         (target_dir / artifact).unlink(missing_ok=True)
     logger.info("dbt %s on %s", name, build_db)
     try:
-        result = dbtRunner().invoke(args)
+        result = dbtRunner(manifest=manifest).invoke(args)
     finally:
         _close_duckdb()
     outcome = DbtOutcome(command=name, success=bool(result.success))
