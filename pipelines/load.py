@@ -26,12 +26,13 @@ from dlt.common.destination import Destination
 
 from pipelines.sources._files import DropFile, discover, split_new
 from pipelines.sources.crm import CRM_TABLES, crm_source
-from pipelines.sources.product import product_source
+from pipelines.sources.product import EventParse, product_source
 from pipelines.sources.stripe import stripe_source
 
 log = logging.getLogger(__name__)
 
 BOOKKEEPING_TABLE = "_landed_files"
+_ADD_DLT_ID = "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID"
 EVENT_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.parquet")
 
 
@@ -97,23 +98,16 @@ def _query(pipeline: dlt.Pipeline, sql_template: str, table: str) -> list[tuple]
         return []
 
 
-def _stored_message_ids(pipeline: dlt.Pipeline, relanded: set[str]) -> pa.Table:
-    """Message ids stored in `events` from files other than those being (re)landed now.
-
-    Fetched as one Arrow column, filtered in SQL: a Python set of every stored id cost ~100 bytes
-    and a Python object per event (gigabytes at 50M events) and a second per-row pass to build it.
-    """
+def _stored_message_ids(pipeline: dlt.Pipeline, landing: set[str]) -> pa.Table:
+    """Message ids stored in `events` from files other than those being landed now, as one Arrow
+    column (destinations other than DuckDB; on DuckDB the warehouse is attached instead)."""
     empty = pa.table({"message_id": pa.array([], pa.string())})
     try:
         with pipeline.sql_client() as client:
             if not client.has_dataset():
                 return empty
             table = client.make_qualified_table_name("events")
-            # only files already stored can be excluded; new files are not in the table yet
-            stored_files = {
-                row[0] for row in _query(pipeline, "select distinct _source_file from {table}", "events")
-            }
-            excluded = sorted(relanded & stored_files)
+            excluded = sorted(landing)
             sql = f"select message_id from {table}"
             if excluded:
                 sql += " where _source_file not in (" + ", ".join(["%s"] * len(excluded)) + ")"
@@ -125,6 +119,81 @@ def _stored_message_ids(pipeline: dlt.Pipeline, relanded: set[str]) -> pa.Table:
     if ids is None or ids.num_rows == 0:
         return empty
     return pa.table({"message_id": ids.column(0).cast(pa.string())})
+
+
+def _files_with_rows(pipeline: dlt.Pipeline, landing: set[str]) -> set[str]:
+    """Which of the files being landed already have rows in `events` or `event_deliveries` (a
+    changed file, or a run that failed after loading them): those rows must be replaced."""
+    found: set[str] = set()
+    for table in ("events", "event_deliveries"):
+        found |= {row[0] for row in _query(pipeline, "select distinct _source_file from {table}", table)}
+    return found & landing
+
+
+def _has_column(pipeline: dlt.Pipeline, table: str, column: str) -> bool:
+    try:
+        with pipeline.sql_client() as client:
+            if not client.has_dataset():
+                return False
+            qualified = client.make_qualified_table_name(table)
+            with client.execute_query(f"select {column} from {qualified} where 1 = 0"):
+                return True
+    except Exception:  # no such table or column
+        return False
+
+
+def _prepare_events(
+    pipeline: dlt.Pipeline, dest: Destination, warehouse_path: Path, parse: EventParse
+) -> bool:
+    """Run the parse's stored-message check against the warehouse; True when some files being
+    landed already have rows there (the event tables then merge instead of appending).
+
+    On DuckDB the warehouse file is attached read-only to the parse's own DuckDB, so stored ids
+    are matched inside DuckDB and never read into Python."""
+    landing = {f.relative_path for f in parse.files}
+    if not landing:
+        return False
+    if dest.destination_name != "duckdb":
+        present = _files_with_rows(pipeline, landing)
+        parse.with_dlt_id = _has_column(pipeline, "events", "_dlt_id")
+        parse.exclude_stored(stored_ids=_stored_message_ids(pipeline, landing))
+        return bool(present)
+    if not warehouse_path.exists():
+        parse.exclude_stored()
+        return False
+    con = parse.con
+    con.execute(f"attach '{warehouse_path}' as landed_warehouse (read_only)")
+    try:
+        dataset = pipeline.dataset_name
+        columns = con.execute(
+            "select table_name, column_name from information_schema.columns "
+            "where table_catalog = 'landed_warehouse' and table_schema = ?",
+            [dataset],
+        ).fetchall()
+        tables = {table for table, _ in columns}
+        parse.with_dlt_id = ("events", "_dlt_id") in columns
+        con.register("landing_list", pa.table({"source_file": sorted(landing)}))
+        present: set[str] = set()
+        for table in ("events", "event_deliveries"):
+            if table in tables:
+                present |= {
+                    row[0]
+                    for row in con.execute(
+                        f'select distinct _source_file from landed_warehouse."{dataset}"."{table}" '
+                        "where _source_file in (select source_file from landing_list)"
+                    ).fetchall()
+                }
+        stored_sql = None
+        if "events" in tables:
+            stored_sql = (
+                f'select message_id from landed_warehouse."{dataset}".events '
+                "where _source_file not in (select source_file from landing_list)"
+            )
+        parse.exclude_stored(stored_sql=stored_sql)
+    finally:
+        con.execute("detach landed_warehouse")
+        con.unregister("landing_list")
+    return bool(present)
 
 
 def _landed(pipeline: dlt.Pipeline) -> dict[str, tuple[int, str]]:
@@ -209,16 +278,27 @@ def load_drop(
         result["rows"].update(counts)
         _record_landed(pipeline, files, loaded_at)
 
-    # product: events (jsonl / jsonl.gz / parquet) and memberships
+    # product: events (jsonl / jsonl.gz / parquet) and memberships. The event tables carry their
+    # own `_dlt_id` (made by DuckDB), so dlt imports the parsed Parquet files as they are instead
+    # of rewriting them to add one.
     pipeline = _pipeline("product", dest, target_id, pipelines_dir)
     event_files = plan(pipeline, discover(source_dir, "product/events", EVENT_PATTERNS))
     membership_files = plan(pipeline, discover(source_dir, "product", ["account_memberships*.csv"]))
-    stored_elsewhere = _stored_message_ids(pipeline, {f.relative_path for f in event_files})
-    run(
-        pipeline,
-        product_source(event_files, membership_files, loaded_at, stored_elsewhere),
-        event_files + membership_files,
-    )
+    with EventParse(event_files, loaded_at, scratch_dir=pipelines_dir) as parse:
+        replace = _prepare_events(pipeline, dest, warehouse_path.resolve(), parse)
+        saved = os.environ.get(_ADD_DLT_ID)
+        os.environ[_ADD_DLT_ID] = "false"
+        try:
+            run(
+                pipeline,
+                product_source(parse if event_files else None, membership_files, loaded_at, replace),
+                event_files + membership_files,
+            )
+        finally:
+            if saved is None:
+                os.environ.pop(_ADD_DLT_ID, None)
+            else:
+                os.environ[_ADD_DLT_ID] = saved
 
     # stripe
     pipeline = _pipeline("stripe", dest, target_id, pipelines_dir)

@@ -1,22 +1,38 @@
 """Product events (Segment messages) and account memberships -> dataset `raw_product`.
 
 Events arrive as JSON lines (optionally gzipped) or as Parquet with the same fields snake_cased.
-Both forms are parsed with DuckDB into Arrow and yielded as Arrow tables: dlt loads Arrow about 100x
-faster than dict rows (../shared/STACK_NOTES.md). Every field is landed as text; dbt staging parses
-and validates it, so a bad timestamp becomes a counted rejection, not a load failure.
+DuckDB parses them and streams Arrow record batches to dlt (dlt loads Arrow about 100x faster than
+dict rows, ../shared/STACK_NOTES.md), so memory is bounded by a batch and DuckDB's memory limit, not
+by the size of the drop. Every field is landed as text; dbt staging parses and validates it, so a bad
+timestamp becomes a counted rejection, not a load failure.
+
+One pass per run (`EventParse`):
+1. JSON-lines files are parsed one file at a time into scratch Parquet files of the parsed shape;
+   Parquet files of the drop are read in place (`read_parquet` over all of them).
+2. `exclude_stored` finds the deliveries that must not become the stored copy of their message: a
+   later delivery (by file, then line) of a message delivered twice in this run, or a delivery of a
+   message already stored in `events` from a file not being landed now. Only message ids are read,
+   inside DuckDB, and only duplicates come out: no Python object per event.
+3. `batches` streams every delivery once with `_is_stored_copy`; the resource splits each batch
+   into `events` (the stored copies) and `event_deliveries` (every delivery).
 """
 
 from __future__ import annotations
 
 import gzip
 import logging
+import tempfile
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import dlt
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from dlt.common.normalizers.utils import generate_dlt_ids
 
 from pipelines.sources._files import DropFile
 from pipelines.sources.csv_arrow import read_csv_as_text
@@ -36,6 +52,19 @@ EVENT_FIELDS = [
     "properties",
     "traits",
 ]
+EVENT_COLUMNS = [*EVENT_FIELDS, "_payload_hash", "_source_file", "_line_number", "_loaded_at"]
+DELIVERY_COLUMNS = [
+    "_source_file",
+    "_line_number",
+    "message_id",
+    "_payload_hash",
+    "raw_line",
+    "_is_json_object",
+    "_loaded_at",
+]
+BATCH_ROWS = 200_000
+# DuckDB's own memory for the parse (it spills to the scratch folder beyond this).
+PARSE_MEMORY_LIMIT = "1GB"
 
 # JSON path of each landed field in a Segment message (CONTRACT 1a).
 _JSON_PATHS = {
@@ -53,12 +82,16 @@ _JSON_PATHS = {
 # The payload hash covers every landed field, with properties/traits minified by DuckDB's json(),
 # so the same message hashes the same whether it came as a JSON line or a Parquet row.
 _HASH_SQL = "md5(cast(to_json([" + ", ".join(EVENT_FIELDS) + "]) as varchar))"
+# The shape every event file is parsed to (the relation `parsed`).
+_PARSED = ["source_file", "line_number", "line", "is_object", *EVENT_FIELDS, "payload_hash"]
 
 
-def _table(relation: duckdb.DuckDBPyRelation) -> pa.Table:
-    """A DuckDB relation as an Arrow table (DuckDB 1.5 `.arrow()` returns a batch reader)."""
-    result = relation.arrow()
-    return result.read_all() if isinstance(result, pa.RecordBatchReader) else result
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _read_lines(file: DropFile) -> pa.Table:
@@ -74,181 +107,263 @@ def _read_lines(file: DropFile) -> pa.Table:
     return pa.table({"line_number": pa.array(numbers, pa.int64()), "line": pa.array(lines, pa.string())})
 
 
-def _parse_jsonl(con: duckdb.DuckDBPyConnection, files: list[DropFile]) -> pa.Table:
-    """Every line of the JSON-lines files, parsed in one DuckDB query (one query per file cost
-    ~0.1 s each: a year of daily files spent more time in query overhead than in parsing)."""
-    parts = []
-    for file in files:
-        part = _read_lines(file)
-        parts.append(
-            part.append_column("source_file", pa.array([file.relative_path] * part.num_rows, pa.string()))
-        )
-        log.info("product: read %s (%d deliveries)", file.relative_path, part.num_rows)
-    lines = pa.concat_tables(parts)  # noqa: F841 (read by DuckDB's replacement scan)
-    # One parse per line: the list forms of json_extract_string / json_extract read every path in
-    # one pass (one call per field parsed each line eleven times: 2x slower landing).
+def _jsonl_sql(relative_path: str) -> str:
+    """The parse of relation `lines` (line_number, line) of one JSON-lines file. One parse per
+    line: the list forms of json_extract_string / json_extract read every path in one pass."""
     paths = ", ".join(f"'{path}'" for path in _JSON_PATHS.values())
     extracted = ",\n".join(
         f"nullif(string_fields[{position}], '') as {name}"
         for position, name in enumerate(_JSON_PATHS, start=1)
     )
-    return _table(
-        con.sql(
-            f"""
+    return f"""
         with checked as (
-            select source_file, line_number, line,
+            select line_number, line,
                 coalesce(case when json_valid(line) then json_type(line) = 'OBJECT' end, false) as is_object
             from lines
         ),
         parsed as (
-            select source_file, line_number, line, is_object,
+            select line_number, line, is_object,
                 case when is_object then json_extract_string(line, [{paths}]) end as string_fields,
                 case when is_object then json_extract(line, ['$.properties', '$.traits']) end as json_fields
             from checked
         ),
         fields as (
-            select source_file, line_number, line, is_object,
+            select line_number, line, is_object,
                 {extracted},
                 cast(json_fields[1] as varchar) as properties,
                 cast(json_fields[2] as varchar) as traits
             from parsed
         )
-        select * exclude (source_file), {_HASH_SQL} as payload_hash, source_file from fields
-        """
-        )
-    )
+        select {_literal(relative_path)} as source_file, line_number, line, is_object,
+            {", ".join(EVENT_FIELDS)}, {_HASH_SQL} as payload_hash
+        from fields
+    """
 
 
-def _parse_parquet(con: duckdb.DuckDBPyConnection, file: DropFile) -> pa.Table:
-    rows = pq.read_table(file.path)
-    present = set(rows.column_names)
-    rows = rows.append_column("line_number", pa.array(range(1, rows.num_rows + 1), pa.int64()))  # noqa: F841
+def _parquet_sql(files: list[DropFile], columns: list[str]) -> str:
+    """The parse of Parquet event files that share one set of columns, read in place."""
+    present = set(columns)
 
     def text(name: str) -> str:
-        return f"nullif(cast({name} as varchar), '')" if name in present else "cast(null as varchar)"
+        return f"nullif(cast({_quote(name)} as varchar), '')" if name in present else "cast(null as varchar)"
 
     def json_text(name: str) -> str:
         if name not in present:
             return "cast(null as varchar)"
-        return f"case when json_valid({name}) then cast(json({name}) as varchar) else {name} end"
+        q = _quote(name)
+        return f"case when json_valid({q}) then cast(json({q}) as varchar) else {q} end"
 
-    columns = ",\n".join(
+    fields = ",\n".join(
         f"{json_text(name) if name in ('properties', 'traits') else text(name)} as {name}"
         for name in EVENT_FIELDS
     )
-    # the row as JSON text (without our line number), kept as raw_line when it has no message_id
-    row_json = "to_json({" + ", ".join(f"'{name}': \"{name}\"" for name in rows.column_names[:-1]) + "})"
-    return _table(
-        con.sql(
-            f"""
-        with fields as (
-            select line_number, cast({row_json} as varchar) as line, true as is_object, {columns}
-            from rows
-        )
-        select *, {_HASH_SQL} as payload_hash from fields
-        """
-        )
+    # the row as JSON text (its own columns only), kept as raw_line when it has no message_id
+    row_json = "to_json({" + ", ".join(f"{_literal(c)}: {_quote(c)}" for c in columns) + "})"
+    paths = ", ".join(_literal(str(f.path)) for f in files)
+    mapping = " union all ".join(
+        f"select {_literal(str(f.path))} as filename, {_literal(f.relative_path)} as source_file"
+        for f in files
     )
+    return f"""
+        select source_file, line_number, line, is_object, {", ".join(EVENT_FIELDS)},
+            {_HASH_SQL} as payload_hash
+        from (
+            select f.source_file, p.file_row_number + 1 as line_number,
+                case when {text("message_id")} is null then cast({row_json} as varchar) end as line,
+                true as is_object,
+                {fields}
+            from read_parquet([{paths}], filename = true, file_row_number = true) as p
+            inner join ({mapping}) as f on f.filename = p.filename
+        )
+    """
+
+
+class EventParse:
+    """The events of one landing run, parsed by a private DuckDB (see the module docstring)."""
+
+    def __init__(self, files: list[DropFile], loaded_at: datetime, scratch_dir: str | Path | None = None):
+        self.files = files
+        self.loaded_at = loaded_at
+        # Event tables have no `_dlt_id` (nothing reads it, and a random id per row was a third of
+        # the landed bytes); a warehouse landed before that keeps getting one (`with_dlt_id`).
+        self.with_dlt_id = False
+        if scratch_dir is not None:
+            Path(scratch_dir).mkdir(parents=True, exist_ok=True)
+        self._scratch = tempfile.TemporaryDirectory(prefix="events_", dir=scratch_dir)
+        self.con = duckdb.connect()
+        self.con.execute("set timezone = 'UTC'")
+        self.con.execute(f"set memory_limit = '{PARSE_MEMORY_LIMIT}'")
+        self.con.execute(f"set temp_directory = {_literal(str(Path(self._scratch.name) / 'spill'))}")
+        self.con.execute("set preserve_insertion_order = false")
+        self._losers = pa.table(
+            {"source_file": pa.array([], pa.string()), "line_number": pa.array([], pa.int64())}
+        )
+        self._parsed_sql = self._prepare() if files else None
+
+    def __enter__(self) -> EventParse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+        self._scratch.cleanup()
+
+    def _prepare(self) -> str:
+        parts = []
+        by_columns: dict[tuple[str, ...], list[DropFile]] = {}
+        scratch = Path(self._scratch.name)
+        for number, file in enumerate(self.files):
+            if file.path.suffix == ".parquet":
+                columns = tuple(pq.read_schema(file.path).names)
+                by_columns.setdefault(columns, []).append(file)
+                continue
+            lines = _read_lines(file)  # noqa: F841 (read by DuckDB's replacement scan)
+            target = scratch / f"jsonl_{number:06d}.parquet"
+            self.con.execute(
+                f"copy ({_jsonl_sql(file.relative_path)}) to {_literal(str(target))} (format parquet)"
+            )
+            log.info("product: parsed %s (%d deliveries)", file.relative_path, lines.num_rows)
+            parts.append(f"select {', '.join(_PARSED)} from read_parquet({_literal(str(target))})")
+        for columns, files in by_columns.items():
+            parts.append(_parquet_sql(files, list(columns)))
+        return "\nunion all\n".join(f"({part})" for part in parts)
+
+    def exclude_stored(self, stored_sql: str | None = None, stored_ids: pa.Table | None = None) -> int:
+        """Find the deliveries that are not the stored copy of their message; returns how many.
+
+        `stored_sql`: a query (on this connection, e.g. over an attached warehouse) of the message ids
+        stored in `events` from files not being landed now; or `stored_ids`, the same as an Arrow
+        table with one `message_id` column.
+        """
+        if self._parsed_sql is None:
+            return 0
+        ids = (
+            f"select source_file, line_number, message_id from ({self._parsed_sql}) "
+            "where is_object and message_id is not null"
+        )
+        # a later delivery of a message delivered more than once in this run (hash first: a
+        # 64-bit key per delivery instead of the id text keeps the count small and fast)
+        query = f"""
+            with ids as ({ids}),
+            repeated as (select hash(message_id) as h from ids group by 1 having count(*) > 1),
+            ranked as (
+                select source_file, line_number,
+                    row_number() over (partition by message_id order by source_file, line_number) as position
+                from ids where hash(message_id) in (select h from repeated)
+            )
+            select source_file, line_number from ranked where position > 1
+        """
+        if stored_ids is not None and stored_ids.num_rows:
+            stored = stored_ids  # noqa: F841 (read by DuckDB's replacement scan)
+            stored_sql = "select message_id from stored"
+        if stored_sql:
+            query = f"""
+                {query}
+                union
+                select ids.source_file, ids.line_number
+                from ({ids}) as ids inner join ({stored_sql}) as s on s.message_id = ids.message_id
+            """
+        result = self.con.sql(query).arrow()
+        self._losers = result.read_all() if isinstance(result, pa.RecordBatchReader) else result
+        return self._losers.num_rows
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Every delivery once, as record batches of the landed columns plus `_is_stored_copy`."""
+        if self._parsed_sql is None:
+            return
+        losers = self._losers  # noqa: F841 (read by DuckDB's replacement scan)
+        loaded = self.loaded_at.isoformat()
+        sql = f"""
+            select
+                p.source_file as _source_file,
+                p.line_number as _line_number,
+                {", ".join("p." + name for name in EVENT_FIELDS)},
+                case when p.is_object and p.message_id is not null then p.payload_hash end as _payload_hash,
+                case when not p.is_object or p.message_id is null then p.line end as raw_line,
+                -- landing fact kept for staging: was the delivered line a JSON object at all?
+                p.is_object as _is_json_object,
+                cast('{loaded}' as timestamptz) as _loaded_at,
+                {"cast(gen_random_uuid() as varchar) as _dlt_id," if self.with_dlt_id else ""}
+                p.is_object and p.message_id is not null and l.line_number is null as _is_stored_copy
+            from ({self._parsed_sql}) as p
+            left join losers as l on l.source_file = p.source_file and l.line_number = p.line_number
+        """
+        result = self.con.execute(sql)
+        reader = (
+            result.to_arrow_reader(BATCH_ROWS)
+            if hasattr(result, "to_arrow_reader")
+            else result.fetch_record_batch(BATCH_ROWS)
+        )
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            if batch.num_rows:
+                yield batch
+
+
+def split_batch(batch: pa.RecordBatch) -> tuple[pa.Table, pa.Table]:
+    """(events, deliveries) of one batch of `EventParse.batches`."""
+    table = pa.Table.from_batches([batch])
+    extra = ["_dlt_id"] if "_dlt_id" in table.column_names else []
+    events = table.filter(pc.field("_is_stored_copy")).select(EVENT_COLUMNS + extra)
+    return events, table.select(DELIVERY_COLUMNS + extra)
 
 
 def parse_event_files(
-    files: list[DropFile], loaded_at: datetime, stored_elsewhere: pa.Table | None = None
+    files: list[DropFile], loaded_at: datetime, stored_ids: pa.Table | None = None
 ) -> tuple[pa.Table, pa.Table]:
-    """Parse event files into (events, event_deliveries) Arrow tables.
-
-    `stored_elsewhere`: message ids (one `message_id` column) already stored in `events` from a file
-    not being (re)landed now; the first stored copy of a message wins, so those ids are not written
-    again.
-    """
-    con = duckdb.connect()
-    parts = []
-    for file in files:
-        if file.path.suffix == ".parquet":
-            parsed = _parse_parquet(con, file)
-            parsed = parsed.append_column(
-                "source_file", pa.array([file.relative_path] * parsed.num_rows, pa.string())
-            )
-            parts.append(parsed)
-            log.info("product: parsed %s (%d deliveries)", file.relative_path, parsed.num_rows)
-    line_files = [file for file in files if file.path.suffix != ".parquet"]
-    if line_files:
-        parts.append(_parse_jsonl(con, line_files))
+    """All events and deliveries of `files` as two Arrow tables (for tests and small drops)."""
+    with EventParse(files, loaded_at) as parse:
+        parse.exclude_stored(stored_ids=stored_ids)
+        parts = [split_batch(batch) for batch in parse.batches()]
     if not parts:
-        con.close()
         return pa.table({}), pa.table({})
-    all_rows = pa.concat_tables(parts, promote_options="permissive")  # noqa: F841
-    con.execute("set timezone = 'UTC'")
-    loaded = loaded_at.isoformat()
-    deliveries = _table(
-        con.sql(
-            f"""
-        select
-            source_file as _source_file,
-            line_number as _line_number,
-            case when is_object then message_id end as message_id,
-            case when is_object and message_id is not null then payload_hash end as _payload_hash,
-            case when not is_object or message_id is null then line end as raw_line,
-            -- landing fact kept for staging: was the delivered line a JSON object at all?
-            is_object as _is_json_object,
-            cast('{loaded}' as timestamptz) as _loaded_at
-        from all_rows
-        order by source_file, line_number
-        """
-        )
-    )
-    stored = (  # noqa: F841 (read by DuckDB's replacement scan)
-        stored_elsewhere
-        if stored_elsewhere is not None
-        else pa.table({"message_id": pa.array([], pa.string())})
-    )
-    events = _table(
-        con.sql(
-            f"""
-        select {", ".join(EVENT_FIELDS)},
-            payload_hash as _payload_hash,
-            source_file as _source_file,
-            line_number as _line_number,
-            cast('{loaded}' as timestamptz) as _loaded_at
-        from all_rows
-        where is_object and message_id is not null
-            and message_id not in (select message_id from stored)
-        -- the first delivery (by file, then line) of a message is the stored copy
-        qualify row_number() over (partition by message_id order by source_file, line_number) = 1
-        order by source_file, line_number
-        """
-        )
-    )
-    con.close()
+    order = [("_source_file", "ascending"), ("_line_number", "ascending")]
+    events = pa.concat_tables([p[0] for p in parts]).sort_by(order)
+    deliveries = pa.concat_tables([p[1] for p in parts]).sort_by(order)
     return events, deliveries
+
+
+def _keys(replace: bool, primary_key: Any) -> dict[str, Any]:
+    """Hints of an event table: append when every file is new (nothing to replace: the fast path,
+    one `insert ... select from read_parquet` per table), else merge replacing the files' rows."""
+    if replace:
+        return {"write_disposition": "merge", "primary_key": primary_key, "merge_key": "_source_file"}
+    return {"write_disposition": "append", "primary_key": primary_key}
 
 
 @dlt.source(name="product", max_table_nesting=0)
 def product_source(
-    event_files: list[DropFile],
+    event_parse: EventParse | None,
     membership_files: list[DropFile],
     loaded_at: datetime,
-    stored_elsewhere: pa.Table | None = None,
+    replace_event_files: bool = False,
 ):
-    """The product source: Segment events, their deliveries, and account memberships."""
-    events_table, deliveries_table = parse_event_files(event_files, loaded_at, stored_elsewhere)
+    """The product source: Segment events, their deliveries, and account memberships.
 
-    # merge on message_id: a message delivered twice is one event (Segment's messageId is its identity).
-    @dlt.resource(name="events", primary_key="message_id", write_disposition="merge")
-    def events() -> Iterator[pa.Table]:
-        if events_table.num_rows:
-            yield events_table
-
-    # merge on the delivery's position; merge_key _source_file replaces every delivery of a
-    # re-landed file, so a file that shrank leaves no stale rows behind.
-    @dlt.resource(
-        name="event_deliveries",
-        primary_key=("_source_file", "_line_number"),
-        merge_key="_source_file",
-        write_disposition="merge",
+    `event_parse` has already run `exclude_stored`. `replace_event_files`: some of the files being
+    landed already have rows in the warehouse (changed files, or a run that failed half-way), so the
+    event tables merge on `_source_file` instead of appending.
+    """
+    delivery_hints = dlt.mark.make_hints(
+        table_name="event_deliveries", **_keys(replace_event_files, ["_source_file", "_line_number"])
     )
-    def event_deliveries() -> Iterator[pa.Table]:
-        if deliveries_table.num_rows:
-            yield deliveries_table
+
+    # events: the first delivery (by file, then line) of each message, never one already stored
+    # from another file; event_deliveries: every delivered line or row, its own table variant.
+    @dlt.resource(name="events", **_keys(replace_event_files, "message_id"))
+    def events() -> Iterator[Any]:
+        if event_parse is None:
+            return
+        for batch in event_parse.batches():
+            stored, deliveries = split_batch(batch)
+            if stored.num_rows:
+                yield stored
+            yield dlt.mark.with_hints(deliveries, delivery_hints, create_table_variant=True)
 
     # merge on the membership's natural key: a corrected row replaces the old one.
     @dlt.resource(
@@ -258,6 +373,7 @@ def product_source(
     )
     def account_memberships() -> Iterator[pa.Table]:
         for file in membership_files:
-            yield read_csv_as_text(file, loaded_at)
+            table = read_csv_as_text(file, loaded_at)
+            yield table.append_column("_dlt_id", pa.array(generate_dlt_ids(table.num_rows), pa.string()))
 
-    return events, event_deliveries, account_memberships
+    return events, account_memberships
