@@ -16,10 +16,8 @@ import numpy as np
 
 from pipelines.demo.company import (
     DECLINING,
+    ENGAGED_USAGE,
     FRUSTRATED,
-    GOING_QUIET,
-    RECOVERING,
-    REL_DEPENDENT,
     STABLE,
     THRIVING,
     Accounts,
@@ -105,6 +103,8 @@ class BillingResult:
     subscriptions: list[dict]
     invoices: list[dict]
     churn_day: np.ndarray  # day index the last subscription ended (large = not churned)
+    seats_start: np.ndarray  # licensed seats at the window start (or at creation, when later)
+    seat_changes: list[list[tuple[int, int]]]  # per account: (day, seat delta) inside the window
     react_day: np.ndarray  # day index of a reactivation (large = none)
     first_churn_day: np.ndarray
     cadence: list[str]
@@ -113,18 +113,35 @@ class BillingResult:
     void_invoices: int
 
 
-def _churn_plan(rng: np.random.Generator, acc: Accounts, usage: np.ndarray, a: int, days: int):
-    """(trigger day, probability): the account churns at its first renewal on/after the trigger."""
-    tr = int(acc.trajectory[a])
-    start = max(int(acc.created_day[a]), 0)
-    rand_day = int(rng.integers(start, days)) if start < days else days
-    if tr == GOING_QUIET:
-        return int(acc.quiet_day[a]) + 21, 0.85
-    if tr == DECLINING:
-        low = np.nonzero(usage[a, start:] < 0.4)[0]
-        return (start + int(low[0]) + 14 if low.size else days + 1), 0.55
-    p = {THRIVING: 0.02, STABLE: 0.06, RECOVERING: 0.12, FRUSTRATED: 0.3, REL_DEPENDENT: 0.15}[tr]
-    return rand_day, p
+# Churn at a renewal follows the account's latent state in the 30 days before the customer decides
+# (the notice day): latent health = the mean of its usage (relative to ENGAGED_USAGE, capped at 1)
+# and its relationship level. Accounts below about CHURN_MIDPOINT mostly cancel at the renewal,
+# whatever their cadence; above it only a background churn remains (budget cuts, acquisitions),
+# annual CHURN_BACKGROUND_BASE plus CHURN_BACKGROUND_PER_POOR_RELATIONSHIP x (1 - relationship),
+# spread over the year's renewals.
+CHURN_MIDPOINT = 0.33
+CHURN_STEEPNESS = 0.05
+CHURN_MAX_AT_RENEWAL = 0.85
+CHURN_BACKGROUND_BASE = 0.02
+CHURN_BACKGROUND_PER_POOR_RELATIONSHIP = 0.10
+CHURN_LOOKBACK_DAYS = 30
+
+
+def latent_health(acc: Accounts, usage: np.ndarray, rel: np.ndarray, a: int, day: int) -> tuple[float, float]:
+    """(latent health, relationship) of account a over the CHURN_LOOKBACK_DAYS up to `day`."""
+    lo = max(day - CHURN_LOOKBACK_DAYS + 1, int(acc.created_day[a]), 0)
+    hi = max(day + 1, lo + 1)
+    u = float(np.clip(usage[a, lo:hi] / ENGAGED_USAGE, 0.0, 1.0).mean())
+    r = float(rel[a, lo:hi].mean())
+    return 0.5 * u + 0.5 * r, r
+
+
+def renewal_churn_probability(health: float, relationship: float, months: int) -> float:
+    """Probability that an account in this latent state cancels at a renewal of a `months` period."""
+    annual_background = CHURN_BACKGROUND_BASE + CHURN_BACKGROUND_PER_POOR_RELATIONSHIP * (1.0 - relationship)
+    background = 1.0 - (1.0 - annual_background) ** (months / 12)
+    decided = CHURN_MAX_AT_RENEWAL / (1.0 + np.exp((health - CHURN_MIDPOINT) / CHURN_STEEPNESS))
+    return float(background + (1.0 - background) * decided)
 
 
 def make_billing(
@@ -135,8 +152,15 @@ def make_billing(
     window_start: dt.date,
     days: int,
     bad_records: bool,
+    rel: np.ndarray | None = None,
 ) -> BillingResult:
-    """Customers, subscriptions (current state) and invoices for every billing period up to end_date."""
+    """Customers, subscriptions (current state) and invoices for every billing period up to end_date.
+
+    `usage` and `rel` are the latent curves (company.trajectory_curves): they decide churn at
+    renewals inside the window (see latent_health). Without `rel`, relationship counts as 0.65.
+    """
+    if rel is None:
+        rel = np.full(usage.shape, 0.65, dtype=np.float32)
     ws = dt.datetime.combine(window_start, dt.time(), tzinfo=dt.UTC)
     end_excl = ws + dt.timedelta(days=days)
 
@@ -148,6 +172,8 @@ def make_billing(
     first_churn = np.full(acc.n, 10**9, dtype=np.int64)
     react_day = np.full(acc.n, 10**9, dtype=np.int64)
     seats_end = np.zeros(acc.n, dtype=np.int64)
+    seats_start = acc.seats0.astype(np.int64).copy()
+    seat_changes: list[list[tuple[int, int]]] = [[] for _ in range(acc.n)]
     cadences: list[str] = []
     void_count = 0
     for a in range(acc.n):
@@ -171,9 +197,11 @@ def make_billing(
                 "name": acc.names[a],
             }
         )
-        trigger, p_churn = _churn_plan(rng, acc, usage, a, days)
-        will_churn = rng.random() < p_churn
+        can_churn = True
         tr = int(acc.trajectory[a])
+        interval, count, _ = CADENCES[cadence]
+        period_months = count * (12 if interval == "year" else 1)
+        first_day = max(int(acc.created_day[a]), 0)
         # Items: seat always; platform fee for enterprise; add-ons by segment/trajectory.
         seats = int(acc.seats0[a])
         addons = {"premium_support": bool(seg == 2 and rng.random() < 0.6 or seg == 1 and rng.random() < 0.1)}
@@ -198,6 +226,7 @@ def make_billing(
                 p_end = period_end(sub_start, k, cadence)
                 if p_start >= end_excl:
                     break
+                seats_before = seats
                 if k > 0:
                     change_p = {"monthly": 0.15, "quarterly": 0.3, "annual": 0.8}[cadence]
                     if rng.random() < change_p:
@@ -212,6 +241,11 @@ def make_billing(
                         addons["analytics_pack"] = True
                     if tr == DECLINING and addons["analytics_pack"] and rng.random() < 0.2:
                         addons["analytics_pack"] = False
+                start_day = day_of(p_start)
+                if start_day <= first_day:
+                    seats_start[a] = seats
+                elif seats != seats_before:
+                    seat_changes[a].append((start_day, seats - seats_before))
                 items_now = [
                     (
                         item_ids["seat"],
@@ -240,14 +274,19 @@ def make_billing(
                     rng, ids, invoices, cus_id, sub_id, p_start, p_end, items_now, k
                 )
                 last_start, last_end = p_start, p_end
-                # Churn at this renewal: the period containing the trigger ends the subscription.
-                if will_churn and p_end >= ws + dt.timedelta(days=trigger) and p_end > p_start:
+                # Churn at this renewal, decided on the notice day from the latent state before it
+                # (renewals decided before the window are all renewed: the curves start with it).
+                if can_churn and p_end > p_start and day_of(p_end) > first_day:
                     notice = max(p_start, p_end - dt.timedelta(days=int(rng.integers(3, 25))))
-                    if p_end < end_excl:
-                        ended_at, canceled_at = p_end, notice
-                    elif notice < end_excl:
-                        canceled_at, cancel_at_period_end = notice, True
-                    break
+                    notice_day = day_of(notice)
+                    if 0 <= notice_day < days:
+                        health, relationship = latent_health(acc, usage, rel, a, notice_day)
+                        if rng.random() < renewal_churn_probability(health, relationship, period_months):
+                            if p_end < end_excl:
+                                ended_at, canceled_at = p_end, notice
+                            else:
+                                canceled_at, cancel_at_period_end = notice, True
+                            break
                 k += 1
             status = "canceled" if ended_at is not None else "active"
             subscriptions.append(
@@ -304,8 +343,10 @@ def make_billing(
             react_day[a] = cd + gap
             churn_day[a] = 10**9
             sub_start = ws + dt.timedelta(days=cd + gap, seconds=int(rng.integers(8 * 3600, 18 * 3600)))
-            seats = max(1, int(round(seats * rng.uniform(0.5, 0.9))))
-            will_churn = False
+            new_seats = max(1, int(round(seats * rng.uniform(0.5, 0.9))))
+            seat_changes[a].append((cd + gap, new_seats - seats))
+            seats = new_seats
+            can_churn = False
     negative = 0
     if bad_records and invoices:
         paid = [i for i, inv in enumerate(invoices) if inv["status"] == "paid"]
@@ -325,6 +366,8 @@ def make_billing(
         subscriptions,
         invoices,
         churn_day,
+        seats_start,
+        seat_changes,
         react_day,
         first_churn,
         cadences,

@@ -30,6 +30,12 @@ TRAJECTORIES = np.array(
 )
 TRAJECTORY_SHARE = [0.18, 0.32, 0.13, 0.12, 0.10, 0.08, 0.07]
 THRIVING, STABLE, DECLINING, GOING_QUIET, RECOVERING, FRUSTRATED, REL_DEPENDENT = range(7)
+# Days over which a going_quiet account's use fades out before it stops.
+QUIET_FADE_DAYS = 45
+# Relationship lost when a relationship_dependent account's champion leaves.
+CHAMPION_LOSS = 0.5
+# Latent usage at which every user of an account takes part; below it only that share of users do.
+ENGAGED_USAGE = 0.8
 
 INDUSTRIES = [
     "software",
@@ -187,6 +193,7 @@ class Accounts:
     created_sec: np.ndarray  # seconds within the creation day
     seats0: np.ndarray
     quiet_day: np.ndarray  # day usage stops for going_quiet accounts, else a large number
+    champion_lost_day: np.ndarray  # day a relationship_dependent account loses its champion, else large
     names: list[str]
     domains: list[str]
     industry: list[str]
@@ -218,6 +225,13 @@ def make_accounts(rng: np.random.Generator, n: int, days: int) -> Accounts:
         start + (rng.uniform(0.25, 0.8, size=n) * span).astype(np.int64),
         10**9,
     )
+    # Half the relationship_dependent accounts lose their champion at some point: the relationship
+    # that held a low-usage account then goes, and the account is exposed at its next renewals.
+    champion_lost_day = np.where(
+        (trajectory == REL_DEPENDENT) & (rng.random(n) < 0.5),
+        start + 30 + (rng.uniform(0.0, 1.0, size=n) * np.maximum(span - 30, 1)).astype(np.int64),
+        10**9,
+    )
     names, domains, seen = [], [], set()
     for _i in range(n):
         a = _NAME_A[rng.integers(len(_NAME_A))]
@@ -241,6 +255,7 @@ def make_accounts(rng: np.random.Generator, n: int, days: int) -> Accounts:
         created_sec=created_sec,
         seats0=seats0,
         quiet_day=quiet_day.astype(np.int64),
+        champion_lost_day=champion_lost_day.astype(np.int64),
         names=names,
         domains=domains,
         industry=industry,
@@ -289,6 +304,17 @@ def trajectory_curves(rng: np.random.Generator, acc: Accounts, days: int) -> tup
     u *= level * wob
     r = np.clip(r + rng.normal(0, 0.05, size=(n, 1)).astype(np.float32), 0.02, 0.98)
     day_idx = np.arange(days)[None, :]
+    # Going quiet is not a switch: over the QUIET_FADE_DAYS before the quiet day the account's use
+    # fades to 15% and its relationship sours (the champion is leaving), which is the lead time a
+    # health score can see before the renewal at which the account cancels.
+    to_quiet = (acc.quiet_day[:, None] - day_idx).astype(np.float32)
+    fade = np.clip(to_quiet / QUIET_FADE_DAYS, 0.0, 1.0)
+    fading = (acc.quiet_day[:, None] < 10**8) & (to_quiet > 0) & (to_quiet <= QUIET_FADE_DAYS)
+    u = np.where(fading, u * (0.15 + 0.85 * fade), u)
+    r = np.where(acc.quiet_day[:, None] < 10**8, np.clip(r - 0.25 * (1.0 - fade), 0.02, 0.98), r)
+    # A lost champion: the relationship falls by CHAMPION_LOSS over the next 30 days.
+    since_loss = np.clip((day_idx - acc.champion_lost_day[:, None]) / 30.0, 0.0, 1.0).astype(np.float32)
+    r = np.clip(r - CHAMPION_LOSS * since_loss, 0.02, 0.98)
     quiet = day_idx >= acc.quiet_day[:, None]
     u[quiet] = 0.0
     u[day_idx < acc.created_day[:, None]] = 0.0
@@ -334,18 +360,43 @@ class Users:
     emails0: list[str]
     emails1: list[str]
     has_anon: np.ndarray  # signs up inside the window after anonymous browsing
+    # In [0, 1): a user takes part on a day only while the account's usage (relative to
+    # ENGAGED_USAGE) exceeds it, so a fading account loses users, not only events per user.
+    engagement: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
 
 ROLES = np.array(["admin", "member", "viewer"])
 
 
-def make_users(rng: np.random.Generator, acc: Accounts, days: int) -> Users:
-    """Users per account (~55-95% of seats), with joins, departures, moves and identity classes."""
-    counts = np.maximum(1, np.round(acc.seats0 * rng.uniform(0.55, 0.95, size=acc.n))).astype(np.int64)
+def make_users(
+    rng: np.random.Generator,
+    acc: Accounts,
+    days: int,
+    seats_start: np.ndarray | None = None,
+    seat_changes: list[list[tuple[int, int]]] | None = None,
+) -> Users:
+    """Users per account (~55-95% of seats), with joins, departures, moves and identity classes.
+
+    `seats_start` are the licensed seats when the window (or the account) starts and
+    `seat_changes[a]` the account's later (day, seat delta) changes from billing: users join when
+    seats are bought and leave before seats are cut, so users per seat stays about the same.
+    """
+    if seats_start is None:
+        seats_start = acc.seats0
+    if seat_changes is None:
+        seat_changes = [[] for _ in range(acc.n)]
+    fill = rng.uniform(0.55, 0.95, size=acc.n)
+    counts0 = np.maximum(1, np.round(seats_start * fill)).astype(np.int64)
+    joins = [
+        [(day, int(round(delta * fill[a]))) for day, delta in seat_changes[a] if delta > 0]
+        for a in range(acc.n)
+    ]
+    counts = counts0 + np.array([sum(k for _, k in j) for j in joins], dtype=np.int64)
     acc0 = np.repeat(np.arange(acc.n), counts)
     n = int(acc0.size)
+    block = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     first = np.zeros(n, dtype=bool)
-    first[np.concatenate([[0], np.cumsum(counts)[:-1]])] = True
+    first[block] = True
     created = acc.created_day[acc0]
     # Founders join at creation; others join between creation and the window end (most before).
     later = created + (rng.beta(1.2, 3.0, size=n) * (days + 200 - created)).astype(np.int64)
@@ -357,11 +408,30 @@ def make_users(rng: np.random.Generator, acc: Accounts, days: int) -> Users:
         10**9,
     )
     end_day = np.where(end_day <= 0, 10**9, end_day)  # departures before the window would be invisible
+    added = np.zeros(n, dtype=bool)
+    for a in range(acc.n):
+        # Users hired for seats bought at a renewal join within a few weeks of it ...
+        pos = int(block[a] + counts0[a])
+        for day, k in joins[a]:
+            start_day[pos : pos + k] = np.minimum(day + rng.integers(0, 21, size=k), days - 1)
+            end_day[pos : pos + k] = 10**9
+            added[pos : pos + k] = True
+            pos += k
+        # ... and seats cut at a renewal were freed by users who left in the weeks before it.
+        for day, delta in seat_changes[a]:
+            if delta >= 0:
+                continue
+            idx = np.arange(block[a], block[a] + counts[a])
+            current = idx[~first[idx] & (start_day[idx] < day) & (end_day[idx] > day)]
+            k = min(int(round(-delta * fill[a])), current.size)
+            if k:
+                gone = rng.choice(current, size=k, replace=False)
+                end_day[gone] = np.maximum(start_day[gone] + 1, day - rng.integers(0, 21, size=k))
     id_class = np.zeros(n, dtype=np.int64)
     draw = rng.random(n)
     id_class[(draw < 0.03) & ~first] = 1
     id_class[(draw >= 0.03) & (draw < 0.06) & ~first] = 2
-    movers = (rng.random(n) < 0.02) & ~first & (id_class == 0) & (end_day > days)
+    movers = (rng.random(n) < 0.02) & ~first & ~added & (id_class == 0) & (end_day > days)
     acc1 = acc0.copy()
     acc1[movers] = rng.integers(0, acc.n, size=int(movers.sum()))
     movers &= acc1 != acc0
@@ -383,6 +453,8 @@ def make_users(rng: np.random.Generator, acc: Accounts, days: int) -> Users:
         emails0.append(e0)
         emails1.append(f"{local}@{acc.domains[acc1[i]]}" if acc1[i] != acc0[i] else e0)
     has_anon = (start_day >= 0) & (start_day < days) & (rng.random(n) < 0.6)
+    # Founders are the last to disengage: an account with any usage left has its founder in it.
+    engagement = np.where(first, 0.0, rng.random(n)).astype(np.float32)
     return Users(
         n=n,
         acc0=acc0,
@@ -397,6 +469,7 @@ def make_users(rng: np.random.Generator, acc: Accounts, days: int) -> Users:
         emails0=emails0,
         emails1=emails1,
         has_anon=has_anon,
+        engagement=engagement,
     )
 
 

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.demo._strings import MS_PER_DAY, iso_timestamps, uuid_strings
-from pipelines.demo.company import FRUSTRATED, STABLE, THRIVING, Accounts, Users
+from pipelines.demo.company import ENGAGED_USAGE, FRUSTRATED, STABLE, THRIVING, Accounts, Users
 
 # Key features in the order of seeds/key_features.csv (docs/ARCHITECTURE.md).
 KEY_EVENTS = [
@@ -335,6 +335,8 @@ class EventWriter:
         acc_of = np.where(d >= users.move_day, users.acc1, users.acc0)
         member = (users.start_day <= d) & (d < users.end_day)
         inten = self.usage[acc_of, d] * member
+        # A fading account loses users: only the share of its users that its usage supports take part.
+        inten = inten * (users.engagement < np.clip(inten / ENGAGED_USAGE, 0.0, 1.0))
         weekday = (self.window_start + dt.timedelta(days=d)).weekday()
         wk = 0.22 if weekday >= 5 else 1.0
         p = np.clip(users.propensity * inten * wk * 0.85 * min(self.volume, 1.0), 0, 0.97)

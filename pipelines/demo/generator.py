@@ -44,6 +44,7 @@ TRUTH_HEADER = [
     "created_at",
     "billing_cadence",
     "quiet_from",
+    "champion_lost_on",
     "churned",
     "churn_date",
     "first_churn_date",
@@ -110,7 +111,7 @@ def generate(
     acc = make_accounts(rng, accounts, days)
     usage, rel = trajectory_curves(rng, acc, days)
     breadth = adoption_curve(rng, acc, days)
-    bill = make_billing(rng, ids, acc, usage, window_start, days, bad_records)
+    bill = make_billing(rng, ids, acc, usage, window_start, days, bad_records, rel=rel)
     day_idx = np.arange(days)[None, :]
     alive = (day_idx >= acc.created_day[:, None]) & ~(
         (day_idx >= bill.first_churn_day[:, None]) & (day_idx < bill.react_day[:, None])
@@ -121,7 +122,7 @@ def generate(
         day_idx >= bill.react_day[back][:, None], np.maximum(usage[back], 0.6), usage[back]
     )
     usage *= alive
-    users = make_users(rng, acc, days)
+    users = make_users(rng, acc, days, seats_start=bill.seats_start, seat_changes=bill.seat_changes)
 
     counts: dict[str, int] = {}
     counts["crm/accounts.csv"] = _write_csv(
@@ -231,6 +232,7 @@ def _write_truth(out: Path, acc, bill, window_start: dt.date, ws: dt.datetime) -
                 ).isoformat(),
                 bill.cadence[a],
                 d(acc.quiet_day[a]),
+                d(acc.champion_lost_day[a]),
                 "true" if bill.churn_day[a] < 10**8 else "false",
                 d(bill.churn_day[a]),
                 d(bill.first_churn_day[a]),

@@ -124,8 +124,10 @@ def test_size_scales_with_accounts_and_days(drops, manifest):
     assert manifest["row_counts"]["crm/accounts.csv"] == 40
     assert len(list((drops["bigger"] / "product" / "events").glob("*.jsonl.gz"))) == 60
     assert len(list((drops["a"] / "product" / "events").glob("*.jsonl.gz"))) == 45
+    # Twice the accounts over 4/3 of the days: about 2.7x the events on average, but 40 accounts drawn
+    # from log-uniform seat ranges vary a lot in size, so the bar leaves room for the draw.
     assert (
-        big["row_counts"]["product/events/messages"] > 2 * manifest["row_counts"]["product/events/messages"]
+        big["row_counts"]["product/events/messages"] > 1.5 * manifest["row_counts"]["product/events/messages"]
     )
 
 
