@@ -19,33 +19,6 @@ spine as (
     from {{ ref('int_accounts_spined_to_days') }}
 ),
 
-invoice_lines as (
-    select
-        stripe_invoice_line_id,
-        stripe_invoice_id,
-        stripe_subscription_id,
-        quantity,
-        amount,
-        unit_amount,
-        billing_interval,
-        billing_interval_count,
-        price_kind,
-        period_start_at,
-        period_end_at
-    from {{ ref('stg_stripe__invoice_lines') }}
-    -- Recurring charges only; prorations are one-off adjustments, not a day's run rate.
-    where is_recurring and not coalesce(is_proration, false)
-),
-
-invoices as (
-    select
-        stripe_invoice_id,
-        stripe_customer_id
-    from {{ ref('stg_stripe__invoices') }}
-    -- CONTRACT: every invoice counts except a voided one.
-    where coalesce(invoice_status, '') <> 'void'
-),
-
 subscriptions as (
     select
         stripe_subscription_id,
@@ -75,43 +48,25 @@ accounts as (
     where stripe_customer_id is not null
 ),
 
--- Each line valued per month: unit_amount x quantity (the amount when no price is expanded) over
--- the months one billing interval lasts (a year is 12, a week 7 x 12 / 365, a day 12 / 365).
--- It counts on [period_start_date, period_end_date); a canceled subscription's line stops on the
--- subscription's end date (the end date itself no longer counts).
+-- The revenue models' lines (int_recurring_invoice_lines_normalised): recurring, non-proration
+-- lines of non-void invoices attributed to accounts, each valued per month (line_mrr: a zero-amount
+-- trial line is worth 0, see the docs block `revenue__line_mrr`), counted on every day of
+-- [period_start_date, period_end_date) where period_end_date is already cut short by the end of a
+-- canceled subscription. MRR history per day and per month thus come from the same line values.
 history_lines as (
     select
-        accounts.account_id,
-        coalesce(invoice_lines.unit_amount * invoice_lines.quantity, invoice_lines.amount)
-        / (
-            case invoice_lines.billing_interval
-                when 'month' then 1.0
-                when 'year' then 12.0
-                when 'week' then 7.0 * 12.0 / 365.0
-                when 'day' then 12.0 / 365.0
-            end * coalesce(invoice_lines.billing_interval_count, 1)
-        ) as line_mrr,
+        account_id,
+        line_mrr,
         case
-            when invoice_lines.price_kind in ({% for kind in seat_kinds %}'{{ kind }}'{% if not loop.last %}, {% endif %}{% endfor %})
-                then coalesce(invoice_lines.quantity, 0)
+            when price_kind in ({% for kind in seat_kinds %}'{{ kind }}'{% if not loop.last %}, {% endif %}{% endfor %})
+                then coalesce(quantity, 0)
             else 0
         end as seat_quantity,
-        cast(invoice_lines.period_start_at as date) as period_start_date,
-        cast(invoice_lines.period_end_at as date) as period_end_date,
-        case
-            when
-                subscriptions.ended_at is not null
-                and cast(subscriptions.ended_at as date) < cast(invoice_lines.period_end_at as date)
-                then cast(subscriptions.ended_at as date)
-            else cast(invoice_lines.period_end_at as date)
-        end as counted_until_date
-    from invoice_lines
-    inner join invoices
-        on invoice_lines.stripe_invoice_id = invoices.stripe_invoice_id
-    inner join accounts
-        on invoices.stripe_customer_id = accounts.stripe_customer_id
-    left join subscriptions
-        on invoice_lines.stripe_subscription_id = subscriptions.stripe_subscription_id
+        period_start_date,
+        -- the renewal seen from a covered day is the billed period's end
+        billed_period_end_date as period_end_date,
+        period_end_date as counted_until_date
+    from {{ ref('int_recurring_invoice_lines_normalised') }}
 ),
 
 account_first_lines as (

@@ -13,6 +13,7 @@ invoice_lines as (
         unit_amount,
         billing_interval,
         billing_interval_count,
+        price_kind,
         period_start_at,
         period_end_at
     from {{ ref('stg_stripe__invoice_lines') }}
@@ -56,7 +57,9 @@ attributed_to_accounts as (
         invoice_lines.unit_amount,
         invoice_lines.billing_interval,
         invoice_lines.billing_interval_count,
+        invoice_lines.price_kind,
         cast(invoice_lines.period_start_at as date) as period_start_date,
+        cast(invoice_lines.period_end_at as date) as billed_period_end_date,
         -- A subscription that ended inside the billed period stops counting on its end date.
         case
             when
@@ -107,10 +110,13 @@ final as (
         stripe_subscription_id,
         billing_interval,
         billing_interval_count,
+        price_kind,
+        quantity,
         months_per_interval,
         cast(line_mrr as {{ dbt.type_numeric() }}) as line_mrr,
         period_start_date,
-        period_end_date
+        period_end_date,
+        billed_period_end_date
     from valued
 )
 
