@@ -23,6 +23,7 @@ from typing import Any
 import dlt
 import pyarrow as pa
 from dlt.common.destination import Destination
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from pipelines.sources._files import DropFile, discover, split_new
 from pipelines.sources.crm import CRM_TABLES, crm_source
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 BOOKKEEPING_TABLE = "_landed_files"
 _ADD_DLT_ID = "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID"
+LOAD_MEMORY_LIMIT = "2GB"
 EVENT_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.parquet")
 
 
@@ -43,6 +45,8 @@ def _settings() -> None:
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
     os.environ.setdefault("LOAD__TRUNCATE_STAGING_DATASET", "true")
+    # a loaded package's Parquet files are as big as the landed events: do not keep them
+    os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
 
 
 def _destination(destination: str | Destination, warehouse_path: Path) -> Destination:
@@ -51,7 +55,12 @@ def _destination(destination: str | Destination, warehouse_path: Path) -> Destin
         return destination
     if destination == "duckdb":
         warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(str(warehouse_path))
+        # DuckDB's buffer pool would otherwise keep every landed block cached (80 % of RAM): with a
+        # limit it writes them out, so the load's memory stays flat as the drop grows.
+        credentials = DuckDbCredentials(
+            str(warehouse_path), global_config={"memory_limit": LOAD_MEMORY_LIMIT}
+        )
+        return dlt.destinations.duckdb(credentials)
     if destination == "postgres":
         env = os.environ
         credentials = {

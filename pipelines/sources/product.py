@@ -62,6 +62,8 @@ DELIVERY_COLUMNS = [
     "_is_json_object",
     "_loaded_at",
 ]
+EVENT_KEYS = {"message_id", "_source_file"}  # primary key and, when merging, merge key
+DELIVERY_KEYS = {"_source_file", "_line_number"}
 BATCH_ROWS = 200_000
 # DuckDB's own memory for the parse (it spills to the scratch folder beyond this).
 PARSE_MEMORY_LIMIT = "1GB"
@@ -310,7 +312,14 @@ def split_batch(batch: pa.RecordBatch) -> tuple[pa.Table, pa.Table]:
     table = pa.Table.from_batches([batch])
     extra = ["_dlt_id"] if "_dlt_id" in table.column_names else []
     events = table.filter(pc.field("_is_stored_copy")).select(EVENT_COLUMNS + extra)
-    return events, table.select(DELIVERY_COLUMNS + extra)
+    deliveries = table.select(DELIVERY_COLUMNS + extra)
+    return _required(events, EVENT_KEYS), _required(deliveries, DELIVERY_KEYS)
+
+
+def _required(table: pa.Table, keys: set[str]) -> pa.Table:
+    """Key columns (never null here) marked non-nullable, as dlt's key hints have them."""
+    fields = [field.with_nullable(False) if field.name in keys else field for field in table.schema]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
 def parse_event_files(

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -242,6 +243,55 @@ def test_changed_file_is_reloaded_and_replaces_its_rows(landed, tmp_path):
         "where _source_file = 'product/events/part-0001.jsonl' order by 1",
     )
     assert lines == [(1,), (2,)]  # merge_key on the file: no stale deliveries of removed lines
+
+
+def test_files_loaded_by_a_run_that_failed_before_its_bookkeeping_are_replaced(landed, tmp_path):
+    """Event tables append when every file is new; a file with rows but no bookkeeping (the run
+    died between the data load and `_landed_files`) must be merged over, not appended twice."""
+    drop, warehouse, _ = landed
+    before = _raw_tables(warehouse)
+    con = duckdb.connect(str(warehouse))
+    con.execute(f"delete from raw_product.{BOOKKEEPING_TABLE} where source_file like 'product/events/%'")
+    con.close()
+    result = load_drop(drop, warehouse, pipelines_dir=str(tmp_path / "dlt"), progress=False)
+    assert sorted(result["files_loaded"]) == [f for f in DATA_FILES if f.startswith("product/events/")]
+    assert result["rows"]["raw_product.events"] == 12
+    after = _raw_tables(warehouse)
+    for table in ("raw_product.events", "raw_product.event_deliveries"):
+        # the same rows, only dlt's load id and the load clock differ
+        def payload(rows: list[tuple], table: str = table) -> list[tuple]:
+            columns = [c[0] for c in _query(warehouse, f"describe {table}")]
+            keep = [i for i, c in enumerate(columns) if c not in ("_dlt_load_id", "_loaded_at")]
+            return sorted((tuple(row[i] for i in keep) for row in rows), key=repr)
+
+        assert payload(after[table]) == payload(before[table]), table
+    assert _query(warehouse, "select count(*), count(distinct message_id) from raw_product.events") == [
+        (12, 12)
+    ]
+
+
+def test_parse_streams_batches_with_the_first_delivery_as_stored_copy():
+    """The parse alone: every delivery once, the stored copy flagged on the first delivery."""
+    from datetime import UTC, datetime
+
+    from pipelines.sources._files import discover
+    from pipelines.sources.product import parse_event_files
+
+    files = discover(FIXTURE_DROP, "product/events", ["*.jsonl", "*.jsonl.gz", "*.parquet"])
+    events, deliveries = parse_event_files(files, datetime(2024, 6, 1, tzinfo=UTC))
+    assert deliveries.num_rows == 18 and events.num_rows == 12
+    first = {
+        (r["_source_file"], r["_line_number"])
+        for r in events.select(["_source_file", "_line_number"]).to_pylist()
+    }
+    assert ("product/events/part-0001.jsonl", 1) in first and (
+        "product/events/part-0001.jsonl",
+        3,
+    ) not in first
+    # a message already stored from another file is never stored again
+    stored = pa.table({"message_id": ["msg_001"]})
+    events, _ = parse_event_files(files, datetime(2024, 6, 1, tzinfo=UTC), stored_ids=stored)
+    assert "msg_001" not in events.column("message_id").to_pylist() and events.num_rows == 11
 
 
 def test_pending_package_of_a_failed_run_is_dropped(landed, tmp_path):
