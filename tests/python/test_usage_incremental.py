@@ -6,6 +6,10 @@ third event of the two days before it (late events inside `usage_lookback_days`)
 covers the data without them; the held-back events are then put back into the raw tables, as a
 later load would land them, and the incremental run is compared, row for row and column for column,
 with a `--full-refresh` of the same model on the same data.
+
+The identity models are incremental too (issue 9): the same comparison covers
+int_events_matched_to_account_rules, after a membership has also been ended between the two runs,
+so events far behind the lookback must be re-attributed by the incremental run.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ pytestmark = pytest.mark.slow
 REPO_ROOT = Path(__file__).resolve().parents[2]
 END_DATE = dt.date(2026, 3, 31)
 USAGE_MODEL = "int_usage_aggregated_to_account_days"
+IDENTITY_MODEL = "int_events_matched_to_account_rules"
 # Everything the usage model needs, nothing downstream; tests run elsewhere (their own suites).
 SELECT = ["--select", f"+{USAGE_MODEL}", "--exclude-resource-type", "test", "unit_test"]
 EVENT_DATE = "cast(try_cast(timestamp as timestamptz) as date)"
@@ -46,6 +51,35 @@ def _usage(db: Path) -> pd.DataFrame:
     with duckdb.connect(str(db), read_only=True) as con:
         frame = con.sql(f"select * from intermediate.{USAGE_MODEL} order by account_day_id").df()
     return frame.reset_index(drop=True)
+
+
+def _identity(db: Path) -> pd.DataFrame:
+    with duckdb.connect(str(db), read_only=True) as con:
+        frame = con.sql(f"select * from intermediate.{IDENTITY_MODEL} order by event_id").df()
+    return frame.reset_index(drop=True)
+
+
+def _end_busiest_membership(db: Path) -> str:
+    """End the membership behind most 'membership'-attributed events 10 days before the end; its user."""
+    with duckdb.connect(str(db)) as con:
+        user_id, account_id, valid_from = con.sql(
+            f"""
+            select memberships.user_id, memberships.account_id, memberships.valid_from
+            from intermediate.{IDENTITY_MODEL} as matched
+            inner join raw_product.account_memberships as memberships
+                on matched.user_id = memberships.user_id and matched.account_id = memberships.account_id
+            where matched.resolution_rule = 'membership' and coalesce(memberships.valid_to, '') = ''
+            group by all
+            order by count(*) desc, 1
+            limit 1
+            """
+        ).fetchone()
+        con.execute(
+            "update raw_product.account_memberships set valid_to = ? "
+            "where user_id = ? and account_id = ? and valid_from = ?",
+            [str(END_DATE - dt.timedelta(days=10)), user_id, account_id, valid_from],
+        )
+    return user_id
 
 
 def _hold_back_late_events(db: Path) -> int:
@@ -106,12 +140,26 @@ def test_incremental_run_after_late_events_equals_full_refresh(warehouse: tuple[
     before = _usage(db)
     assert before["date_day"].max() == pd.Timestamp(END_DATE - dt.timedelta(days=1))
 
+    identity_before = _identity(db)
     _land_held_back_events(db)
+    moved_user = _end_busiest_membership(db)
     _dbt(tmp, db)  # incremental: recomputes the lookback window and adds the new day
     incremental = _usage(db)
+    identity_incremental = _identity(db)
 
     _dbt(tmp, db, "--full-refresh")
     full_refresh = _usage(db)
+    identity_full_refresh = _identity(db)
+
+    # The ended membership re-attributed the user's older events (not vacuous), and the incremental
+    # identity run equals a full refresh, every event and every column.
+    def moved(frame: pd.DataFrame) -> pd.Series:
+        return frame.loc[frame["user_id"] == moved_user].set_index("event_id")["resolution_rule"]
+
+    common = moved(identity_before).index
+    assert (moved(identity_incremental).loc[common] != moved(identity_before)).any()
+    assert len(identity_incremental) > len(identity_before)
+    pd.testing.assert_frame_equal(identity_incremental, identity_full_refresh, check_exact=True)
 
     # The late events changed the already built days, so the comparison below is not vacuous.
     late_days = [pd.Timestamp(END_DATE - dt.timedelta(days=offset)) for offset in (1, 2)]

@@ -2,11 +2,32 @@
 -- none applies, why. CONTRACT section 2; precedence and tie rules in DECISIONS.md "Identity".
 -- A table, not a view: three window passes over every event, read by the usage models and by
 -- quality.unresolved_events, should run once per build.
-{{ config(materialized='table') }}
+-- Incremental (issue 9): a run resolves the new events (a user whose new events all follow their
+-- built ones continues rule 3 from the group call in force at their latest built event) and
+-- resolves again every event of users whose answer can have changed: late events, a changed
+-- stitched user, or a rule 1-4 answer that differs from the built one (memberships or accounts
+-- edited). Each rule's answer is kept per event, so a run finds those changes by comparing,
+-- without the window passes over every event. Spark has no delete or merge on plain tables: a
+-- table there.
+{{
+    config(
+        materialized='table' if target.type == 'spark' else 'incremental',
+        unique_key='event_id',
+        on_schema_change='append_new_columns',
+    )
+}}
+
+{#- Incremental only when the built table keeps each rule's answer (tables built before it had not:
+    the first run then resolves every event again). #}
+{%- set resolve_touched_only = false %}
+{%- if is_incremental() %}
+    {%- set built_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
+    {%- set resolve_touched_only = 'group_call_account_id' in built_columns %}
+{%- endif %}
 
 with
 
-events as (
+stitched_events as (
     select
         event_id,
         message_type,
@@ -44,50 +65,23 @@ memberships as (
 
 -- Rule 2: memberships valid on the event's date, [valid_from, valid_to), of known accounts only.
 -- Two memberships valid at once are ambiguous: rule 2 then does not apply (never guessed).
+-- Computed for every event, also on incremental runs: comparing it with what was built finds the
+-- users whose memberships changed.
 membership_matches as (
     select
-        events.event_id,
+        stitched_events.event_id,
         count(distinct memberships.account_id) as membership_accounts,
-        max(memberships.account_id) as membership_account_id
-    from events
+        case when count(distinct memberships.account_id) = 1 then max(memberships.account_id) end
+            as membership_account_id
+    from stitched_events
     inner join memberships
         on
-            events.user_id = memberships.user_id
-            and events.event_date >= memberships.valid_from
-            and (memberships.valid_to is null or events.event_date < memberships.valid_to)
+            stitched_events.user_id = memberships.user_id
+            and stitched_events.event_date >= memberships.valid_from
+            and (memberships.valid_to is null or stitched_events.event_date < memberships.valid_to)
     inner join accounts
         on memberships.account_id = accounts.account_id
-    group by events.event_id
-),
-
--- Rule 3: one timeline per user; the running count of group calls naming a known account numbers
--- the stretches that each start with one such call. On a tie in time the group call sorts first,
--- so a call at the event's own timestamp is "at or before" it.
-user_timeline as (
-    select
-        events.event_id,
-        events.user_id,
-        case when accounts.account_id is not null and events.message_type = 'group' then events.group_id end
-            as called_group_id,
-        sum(case when accounts.account_id is not null and events.message_type = 'group' then 1 else 0 end) over (
-            partition by events.user_id
-            order by
-                events.event_at,
-                case when accounts.account_id is not null and events.message_type = 'group' then 0 else 1 end,
-                events.event_id
-            rows between unbounded preceding and current row
-        ) as group_stretch
-    from events
-    left join accounts
-        on events.group_id = accounts.account_id
-    where events.user_id is not null
-),
-
-group_call_matches as (
-    select
-        event_id,
-        max(called_group_id) over (partition by user_id, group_stretch) as group_call_account_id
-    from user_timeline
+    group by stitched_events.event_id
 ),
 
 -- Rule 4: a user's e-mail is the one of their latest identify call that carries one (ties: the
@@ -97,7 +91,7 @@ identify_emails as (
         user_id,
         email,
         row_number() over (partition by user_id order by event_at desc, event_id desc) as recency_rank
-    from events
+    from stitched_events
     where message_type = 'identify' and user_id is not null and email is not null
 ),
 
@@ -123,10 +117,245 @@ email_domain_matches as (
     select
         user_domains.user_id,
         domain_accounts.domain_accounts,
-        domain_accounts.domain_account_id
+        -- rule 4 applies only when exactly one account has the domain
+        case when domain_accounts.domain_accounts = 1 then domain_accounts.domain_account_id end as domain_account_id
     from user_domains
     inner join domain_accounts
         on user_domains.email_domain = domain_accounts.domain
+),
+
+{% if resolve_touched_only %}
+built as (
+    select
+        event_id,
+        user_id,
+        event_at,
+        message_type,
+        context_group_id,
+        group_id,
+        context_account_id,
+        membership_accounts,
+        membership_account_id,
+        group_call_account_id,
+        email_domain_accounts,
+        email_domain_account_id
+    from {{ this }}
+),
+
+new_events as (
+    select
+        stitched_events.event_id,
+        stitched_events.user_id,
+        stitched_events.anonymous_id,
+        stitched_events.event_at
+    from stitched_events
+    where not exists (
+        select 1
+        from built
+        where built.event_id = stitched_events.event_id
+    )
+),
+
+-- Built events whose stitched user changed (int_events_stitched_to_users re-stitched the anonymous
+-- ids of the new events): both the old and the new user must be resolved again.
+restitched_events as (
+    select
+        stitched_events.event_id,
+        stitched_events.user_id,
+        built.user_id as built_user_id
+    from stitched_events
+    inner join built
+        on stitched_events.event_id = built.event_id
+    where
+        stitched_events.anonymous_id in (
+            select new_events.anonymous_id
+            from new_events
+            where new_events.anonymous_id is not null
+        )
+        and coalesce(stitched_events.user_id, '') <> coalesce(built.user_id, '')
+),
+
+-- Users with new events and nothing built at or after the first of them: rules 1, 2 and 4 look at
+-- the event or the user only, and rule 3 continues from the group call in force at the user's
+-- latest built event, so only their new events are resolved.
+latest_built as (
+    select
+        user_id,
+        event_at,
+        group_call_account_id,
+        row_number() over (
+            partition by user_id
+            order by
+                event_at desc,
+                -- the timeline's own order, reversed: a known group call sorts first at its timestamp
+                case when message_type = 'group' and group_call_account_id = group_id then 0 else 1 end desc,
+                event_id desc
+        ) as recency_rank
+    from built
+    where user_id in (select new_events.user_id from new_events where new_events.user_id is not null)
+),
+
+appending_users as (
+    select
+        new_user_events.user_id,
+        latest_built.group_call_account_id as seed_group_call_account_id
+    from (
+        select
+            user_id,
+            min(event_at) as first_new_event_at
+        from new_events
+        where user_id is not null
+        group by user_id
+    ) as new_user_events
+    left join latest_built
+        on
+            new_user_events.user_id = latest_built.user_id
+            and latest_built.recency_rank = 1
+    where latest_built.event_at is null or new_user_events.first_new_event_at > latest_built.event_at
+),
+
+-- Users whose every event is resolved again: new events before some built one (late events can
+-- move group-call stretches), a changed stitched user, or a membership (rule 2), group-call
+-- (rule 3), e-mail-domain (rule 4) or context.groupId (rule 1) answer that differs from the built one.
+rebuilt_users as (
+    select user_id
+    from new_events
+    where
+        user_id is not null
+        and user_id not in (select appending_users.user_id from appending_users)
+    union
+    select user_id from restitched_events
+    union
+    select built_user_id from restitched_events
+    union
+    select built.user_id
+    from built
+    left join membership_matches
+        on built.event_id = membership_matches.event_id
+    where
+        coalesce(built.membership_accounts, -1) <> coalesce(membership_matches.membership_accounts, 0)
+        or coalesce(built.membership_account_id, '') <> coalesce(membership_matches.membership_account_id, '')
+    union
+    -- a group call whose account became known or unknown
+    select built.user_id
+    from built
+    left join accounts
+        on built.group_id = accounts.account_id
+    where
+        built.message_type = 'group'
+        and built.user_id is not null
+        and (accounts.account_id is not null) <> (coalesce(built.group_call_account_id, '') = built.group_id)
+    union
+    select built_domains.user_id
+    from (
+        select distinct
+            user_id,
+            email_domain_accounts,
+            email_domain_account_id
+        from built
+        where user_id is not null
+    ) as built_domains
+    left join email_domain_matches
+        on built_domains.user_id = email_domain_matches.user_id
+    where
+        coalesce(built_domains.email_domain_accounts, -1) <> coalesce(email_domain_matches.domain_accounts, 0)
+        or coalesce(built_domains.email_domain_account_id, '') <> coalesce(email_domain_matches.domain_account_id, '')
+    union
+    select built.user_id
+    from built
+    left join accounts
+        on built.context_group_id = accounts.account_id
+    where (accounts.account_id is not null) <> (built.context_account_id is not null)
+),
+
+-- Events without a user resolved again on their own (only rule 1 can apply to them).
+rebuilt_anonymous_events as (
+    select event_id
+    from new_events
+    where user_id is null
+    union
+    select event_id
+    from restitched_events
+    where user_id is null
+    union
+    select built.event_id
+    from built
+    left join accounts
+        on built.context_group_id = accounts.account_id
+    where
+        built.user_id is null
+        and (accounts.account_id is not null) <> (built.context_account_id is not null)
+),
+
+events as (
+    select
+        stitched_events.*,
+        cast(null as {{ dbt.type_string() }}) as seed_group_call_account_id
+    from stitched_events
+    where
+        stitched_events.user_id in (
+            select rebuilt_users.user_id
+            from rebuilt_users
+            where rebuilt_users.user_id is not null
+        )
+        or stitched_events.event_id in (select rebuilt_anonymous_events.event_id from rebuilt_anonymous_events)
+    union all
+    select
+        stitched_events.*,
+        appending_users.seed_group_call_account_id
+    from stitched_events
+    inner join new_events
+        on stitched_events.event_id = new_events.event_id
+    inner join appending_users
+        on stitched_events.user_id = appending_users.user_id
+    where stitched_events.user_id not in (
+        select rebuilt_users.user_id
+        from rebuilt_users
+        where rebuilt_users.user_id is not null
+    )
+),
+{% else %}
+events as (
+    select
+        stitched_events.*,
+        -- Rule 3's answer before the first event resolved here (incremental runs only).
+        cast(null as {{ dbt.type_string() }}) as seed_group_call_account_id
+    from stitched_events
+),
+{% endif %}
+
+-- Rule 3: one timeline per user; the running count of group calls naming a known account numbers
+-- the stretches that each start with one such call. On a tie in time the group call sorts first,
+-- so a call at the event's own timestamp is "at or before" it.
+user_timeline as (
+    select
+        events.event_id,
+        events.user_id,
+        events.seed_group_call_account_id,
+        case when accounts.account_id is not null and events.message_type = 'group' then events.group_id end
+            as called_group_id,
+        sum(case when accounts.account_id is not null and events.message_type = 'group' then 1 else 0 end) over (
+            partition by events.user_id
+            order by
+                events.event_at,
+                case when accounts.account_id is not null and events.message_type = 'group' then 0 else 1 end,
+                events.event_id
+            rows between unbounded preceding and current row
+        ) as group_stretch
+    from events
+    left join accounts
+        on events.group_id = accounts.account_id
+    where events.user_id is not null
+),
+
+group_call_matches as (
+    select
+        event_id,
+        case
+            when group_stretch = 0 then seed_group_call_account_id
+            else max(called_group_id) over (partition by user_id, group_stretch)
+        end as group_call_account_id
+    from user_timeline
 ),
 
 rules_applied as (
@@ -134,12 +363,10 @@ rules_applied as (
         events.*,
         context_accounts.account_id as context_account_id,
         coalesce(membership_matches.membership_accounts, 0) as membership_accounts,
-        case when membership_matches.membership_accounts = 1 then membership_matches.membership_account_id end
-            as membership_account_id,
+        membership_matches.membership_account_id,
         group_call_matches.group_call_account_id,
         coalesce(email_domain_matches.domain_accounts, 0) as email_domain_accounts,
-        case when email_domain_matches.domain_accounts = 1 then email_domain_matches.domain_account_id end
-            as email_domain_account_id
+        email_domain_matches.domain_account_id as email_domain_account_id
     from events
     left join accounts as context_accounts
         on events.context_group_id = context_accounts.account_id
@@ -167,6 +394,13 @@ final as (
         quota_threshold_pct,
         event_at,
         event_date,
+        -- What each rule says (kept so that an incremental run can tell when an answer changed).
+        context_account_id,
+        membership_accounts,
+        membership_account_id,
+        group_call_account_id,
+        email_domain_accounts,
+        email_domain_account_id,
         -- The first rule that applies wins (CONTRACT section 2).
         coalesce(
             context_account_id,

@@ -1,9 +1,20 @@
 -- Every event with the user it belongs to: its own userId, else the userId of the first identify
 -- call with the same anonymousId at or after it (CONTRACT section 2; DECISIONS.md "Identity").
+-- Incremental (issue 9): a run stitches the new events and every event of the anonymous ids of new
+-- identify calls or new events without a user (a new identify call re-stitches its anonymous id's
+-- earlier events); other rows stay as built. Events are append-only (a Segment messageId is never
+-- withdrawn). Spark has no delete or merge on plain tables: a table there.
+{{
+    config(
+        materialized='table' if target.type == 'spark' else 'incremental',
+        unique_key='event_id',
+        on_schema_change='append_new_columns',
+    )
+}}
 
 with
 
-events as (
+staged_events as (
     select
         event_id,
         message_type,
@@ -20,6 +31,45 @@ events as (
         event_at
     from {{ ref('stg_product__events') }}
 ),
+
+{% if is_incremental() %}
+new_events as (
+    select staged_events.*
+    from staged_events
+    where not exists (
+        select 1
+        from {{ this }} as built
+        where built.event_id = staged_events.event_id
+    )
+),
+
+-- Only a new identify call (it may stitch earlier events) or a new event without a user (it needs
+-- the identify calls after it) makes its anonymous id's timeline worth walking again.
+restitched_anonymous_ids as (
+    select distinct anonymous_id
+    from new_events
+    where anonymous_id is not null and (user_id is null or message_type = 'identify')
+),
+
+-- The new events, and every event of those anonymous ids.
+events as (
+    select * from new_events
+    union all
+    select staged_events.*
+    from staged_events
+    inner join restitched_anonymous_ids
+        on staged_events.anonymous_id = restitched_anonymous_ids.anonymous_id
+    where not exists (
+        select 1
+        from new_events
+        where new_events.event_id = staged_events.event_id
+    )
+),
+{% else %}
+events as (
+    select * from staged_events
+),
+{% endif %}
 
 -- One timeline per anonymous id, newest first: the running count of identify calls seen so far
 -- numbers the stretches that each end (in time) with one identify call. On a tie in time the
