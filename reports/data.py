@@ -55,6 +55,10 @@ READABLE_SCHEMAS = (MARTS, QUALITY)
 # The name the published file is attached under in the app's in-memory DuckDB.
 CATALOG = "published"
 
+# DuckDB threads of the app's view. The app's queries read one account or one small mart: one
+# thread has no coordination to pay, and leaves the other cores to concurrent sessions.
+THREADS = int(os.environ.get("ACCOUNT_HEALTH_APP_THREADS") or 1)
+
 # How long a cached result may be reused even when the file did not change (seconds).
 CACHE_TTL_SECONDS = 600
 
@@ -120,7 +124,7 @@ def _attach(stamp: FileStamp) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the file attached read-only; retried briefly while a writer holds it."""
     last_error: Exception | None = None
     for attempt in range(4):
-        connection = duckdb.connect(":memory:")
+        connection = duckdb.connect(":memory:", config={"threads": THREADS})
         try:
             connection.execute(f"attach {_sql_string(stamp.path)} as {CATALOG} (read_only)")
             connection.execute(f"use {CATALOG}")
@@ -666,25 +670,57 @@ USAGE_COLUMNS = (
     "avg_nps_last_90d",
 )
 DAILY_COLUMNS = tuple(dict.fromkeys(HISTORY_COLUMNS + USAGE_COLUMNS))
+# The dim_accounts columns the account page shows (not `*`: each column of a frame costs time).
+ACCOUNT_COLUMNS = (
+    "account_id",
+    "account_name",
+    "segment",
+    "csm_owner",
+    "subscription_status",
+    "arr",
+    "mrr",
+    "licensed_seats",
+    "renewal_date",
+    "days_to_renewal",
+    "last_active_at",
+    "days_since_active",
+    "active_users_7d",
+    "active_users_30d",
+    "active_user_ratio_30d",
+    "key_features_used_30d",
+    "usage_score",
+    "relationship_score",
+    "health_score",
+    "health_band",
+    "health_score_delta_30d",
+    "quadrant",
+    "previous_quadrant",
+    "is_at_risk",
+    "has_override",
+    "override_note",
+    "override_author",
+    "override_expires_at",
+)
+ACCOUNT_SELECT = ", ".join(ACCOUNT_COLUMNS)
 
 
 def account_detail(account_id: str) -> dict[str, pd.DataFrame | None]:
     """Every frame the account-detail page needs, from one cursor of the reused read-only view.
 
-    Keys: ``account`` (the ``dim_accounts`` row; empty when the id is unknown), ``history`` (daily
-    scores, components and quadrant), ``usage`` (daily seats, active users, ARR, CS touches and NPS
-    averages the daily mart carries beyond the contract; ``history`` and ``usage`` come from one
-    query of ``fct_account_health_daily``), ``features`` (the key features from
-    ``fct_account_feature_usage``: used in the window or not, active users, events, last used),
-    ``movements``, ``alerts``, ``signals``, ``mrr`` (monthly MRR movements), ``touches`` (recent
-    CS touches), ``nps`` (NPS answers). A frame is ``None`` when its mart (or a column it reads) is
-    not published; a missing ``dim_accounts`` raises ``MartMissing`` instead (the page is
-    meaningless without it).
+    Keys: ``account`` (the ``dim_accounts`` row, ``ACCOUNT_COLUMNS``; empty when the id is
+    unknown), ``history`` (daily scores, components and quadrant), ``usage`` (daily seats, active
+    users, ARR, CS touches and NPS averages the daily mart carries beyond the contract; ``history``
+    and ``usage`` come from one query of ``fct_account_health_daily``), ``features`` (the key
+    features from ``fct_account_feature_usage``: used in the window or not, active users, events,
+    last used), ``movements``, ``alerts``, ``signals``, ``mrr`` (monthly MRR movements),
+    ``touches`` (the 25 latest CS touches), ``nps`` (NPS answers). A frame is ``None`` when its
+    mart (or a column it reads) is not published; a missing ``dim_accounts`` raises
+    ``MartMissing`` instead (the page is meaningless without it).
     """
     key = (str(account_id),)
     queries = {
         "account": Query(
-            f"select * from {DIM_ACCOUNTS} where account_id = ?",
+            f"select {ACCOUNT_SELECT} from {DIM_ACCOUNTS} where account_id = ?",
             key,
             (DIM_ACCOUNTS,),
         ),
@@ -755,12 +791,23 @@ def account_detail(account_id: str) -> dict[str, pd.DataFrame | None]:
             (MRR_MOVEMENTS,),
         ),
         "touches": Query(
-            f"select * from {CS_TOUCHES} where account_id = ? order by 2 desc limit 25",
+            f"""
+            select occurred_at, activity_type, is_human_touch, is_automated, sentiment, author
+            from {CS_TOUCHES}
+            where account_id = ?
+            order by occurred_at desc, activity_id
+            limit 25
+            """,
             key,
             (CS_TOUCHES,),
         ),
         "nps": Query(
-            f"select * from {NPS_RESPONSES} where account_id = ? order by 2",
+            f"""
+            select submitted_at, nps_score, nps_category, respondent_email
+            from {NPS_RESPONSES}
+            where account_id = ?
+            order by submitted_at, nps_response_id
+            """,
             key,
             (NPS_RESPONSES,),
         ),
