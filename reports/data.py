@@ -263,20 +263,43 @@ def _current_stamp() -> FileStamp:
         raise
 
 
+# A frame cut into column subsets under new names: (source frame, new name, its columns).
+Split = tuple[str, str, tuple[str, ...]]
+
+
+def _split(
+    frames: dict[str, pd.DataFrame | None], splits: tuple[Split, ...]
+) -> dict[str, pd.DataFrame | None]:
+    """Replaces each source frame by its column subsets (``None`` stays ``None``)."""
+    for source, name, columns in splits:
+        frame = frames.get(source)
+        frames[name] = None if frame is None else frame[list(columns)]
+    for source in {split[0] for split in splits}:
+        frames.pop(source, None)
+    return frames
+
+
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=512)
 def _cached_batch(
-    stamp: FileStamp, key: str, _queries: tuple[tuple[str, Query], ...], optional: bool
+    stamp: FileStamp,
+    key: str,
+    _queries: tuple[tuple[str, Query], ...],
+    optional: bool,
+    splits: tuple[Split, ...] = (),
 ) -> dict[str, pd.DataFrame | None]:
     # `key` stands for `_queries` in the cache key (Streamlit does not hash `_`-prefixed
     # arguments): hashing a digest is cheaper than hashing every SQL text on each warm call.
-    return _run_batch(stamp, dict(_queries), optional)
+    # Splits happen before caching, so a cache hit does not pay for them again.
+    return _split(_run_batch(stamp, dict(_queries), optional), splits)
 
 
-def _frames(queries: dict[str, Query], optional: bool = False) -> dict[str, pd.DataFrame | None]:
-    """Cached results of ``queries`` for the warehouse file as it is now."""
+def _frames(
+    queries: dict[str, Query], optional: bool = False, splits: tuple[Split, ...] = ()
+) -> dict[str, pd.DataFrame | None]:
+    """Cached results of ``queries`` (cut by ``splits``) for the warehouse file as it is now."""
     batch = tuple(queries.items())
     key = hashlib.sha256(repr(batch).encode("utf-8")).hexdigest()
-    return _cached_batch(_current_stamp(), key, batch, optional)
+    return _cached_batch(_current_stamp(), key, batch, optional, splits)
 
 
 def _frame(query: Query) -> pd.DataFrame:
@@ -812,12 +835,13 @@ def account_detail(account_id: str) -> dict[str, pd.DataFrame | None]:
             (NPS_RESPONSES,),
         ),
     }
-    frames = dict(_frames(queries, optional=True))
+    frames = _frames(
+        queries,
+        optional=True,
+        splits=(("daily", "history", HISTORY_COLUMNS), ("daily", "usage", USAGE_COLUMNS)),
+    )
     if frames["account"] is None:
         raise MartMissing([DIM_ACCOUNTS])
-    daily = frames.pop("daily")
-    frames["history"] = None if daily is None else daily[list(HISTORY_COLUMNS)]
-    frames["usage"] = None if daily is None else daily[list(USAGE_COLUMNS)]
     return frames
 
 
