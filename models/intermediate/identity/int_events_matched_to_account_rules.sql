@@ -287,42 +287,47 @@ rebuilt_anonymous_events as (
         and (accounts.account_id is not null) <> (built.context_account_id is not null)
 ),
 
-events as (
+-- Users resolved from their new events on, with rule 3's answer at their latest built event.
+continuing_users as (
     select
-        stitched_events.*,
-        cast(null as {{ dbt.type_string() }}) as seed_group_call_account_id
-    from stitched_events
-    where
-        stitched_events.user_id in (
-            select rebuilt_users.user_id
-            from rebuilt_users
-            where rebuilt_users.user_id is not null
-        )
-        or stitched_events.event_id in (select rebuilt_anonymous_events.event_id from rebuilt_anonymous_events)
-    union all
-    select
-        stitched_events.*,
-        appending_users.seed_group_call_account_id
-    from stitched_events
-    inner join new_events
-        on stitched_events.event_id = new_events.event_id
-    inner join appending_users
-        on stitched_events.user_id = appending_users.user_id
-    where stitched_events.user_id not in (
+        user_id,
+        seed_group_call_account_id
+    from appending_users
+    where user_id not in (
         select rebuilt_users.user_id
         from rebuilt_users
         where rebuilt_users.user_id is not null
     )
 ),
-{% else %}
+{% endif %}
+
+-- Every event on a full build; on an incremental run the events chosen above.
 events as (
     select
         stitched_events.*,
-        -- Rule 3's answer before the first event resolved here (incremental runs only).
-        cast(null as {{ dbt.type_string() }}) as seed_group_call_account_id
+        -- rule 3's answer in force before the first event resolved here (incremental runs only)
+        {% if resolve_touched_only %}
+            continuing_users.seed_group_call_account_id
+        {% else %}
+            cast(null as {{ dbt.type_string() }}) as seed_group_call_account_id
+        {% endif %}
     from stitched_events
+    {% if resolve_touched_only %}
+        left join continuing_users
+            on stitched_events.user_id = continuing_users.user_id
+        where
+            stitched_events.user_id in (
+                select rebuilt_users.user_id
+                from rebuilt_users
+                where rebuilt_users.user_id is not null
+            )
+            or stitched_events.event_id in (select rebuilt_anonymous_events.event_id from rebuilt_anonymous_events)
+            or (
+                continuing_users.user_id is not null
+                and stitched_events.event_id in (select new_events.event_id from new_events)
+            )
+    {% endif %}
 ),
-{% endif %}
 
 -- Rule 3: one timeline per user; the running count of group calls naming a known account numbers
 -- the stretches that each start with one such call. On a tie in time the group call sorts first,

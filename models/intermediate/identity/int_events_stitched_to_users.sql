@@ -51,25 +51,22 @@ restitched_anonymous_ids as (
     where anonymous_id is not null and (user_id is null or message_type = 'identify')
 ),
 
--- The new events, and every event of those anonymous ids.
+{% endif %}
+
+-- Every event on a full build; on an incremental run the new events and every event of those
+-- anonymous ids.
 events as (
-    select * from new_events
-    union all
     select staged_events.*
     from staged_events
-    inner join restitched_anonymous_ids
-        on staged_events.anonymous_id = restitched_anonymous_ids.anonymous_id
-    where not exists (
-        select 1
-        from new_events
-        where new_events.event_id = staged_events.event_id
-    )
+    {% if is_incremental() %}
+        where
+            staged_events.event_id in (select new_events.event_id from new_events)
+            or staged_events.anonymous_id in (
+                select restitched_anonymous_ids.anonymous_id
+                from restitched_anonymous_ids
+            )
+    {% endif %}
 ),
-{% else %}
-events as (
-    select * from staged_events
-),
-{% endif %}
 
 -- One timeline per anonymous id, newest first: the running count of identify calls seen so far
 -- numbers the stretches that each end (in time) with one identify call. On a tie in time the
@@ -83,8 +80,8 @@ anonymous_timeline as (
             partition by anonymous_id
             order by
                 event_at desc,
-                case when message_type = 'identify' and user_id is not null then 0 else 1 end,
-                event_id
+                case when message_type = 'identify' and user_id is not null then 0 else 1 end asc,
+                event_id asc
             rows between unbounded preceding and current row
         ) as identify_stretch
     from events
