@@ -124,8 +124,9 @@ def cs_rows(
         if live.size == 0:
             continue
         r = rel[a]
-        # Human CS touches: Poisson per day with rate rising with relationship.
-        lam = human_rate[seg] / 30.0 * (0.3 + 1.2 * r[live])
+        # Human CS touches: Poisson per day with a rate rising steeply with the relationship (a
+        # customer whose relationship sours stops taking calls and meetings; a close one asks for them).
+        lam = human_rate[seg] / 30.0 * (0.05 + 1.5 * r[live] ** 2)
         for day in live[rng.random(live.size) < lam]:
             kind = ["call", "meeting", "email", "note"][_pick(rng, _KIND_CUM)]
             acts.append((a, int(day), kind, False, _sentiment(rng, kind, r[day]), acc.csm[a]))
