@@ -58,7 +58,10 @@ def _destination(destination: str | Destination, warehouse_path: Path) -> Destin
         # DuckDB's buffer pool would otherwise keep every landed block cached (80 % of RAM): with a
         # limit it writes them out, so the load's memory stays flat as the drop grows.
         credentials = DuckDbCredentials(
-            str(warehouse_path), global_config={"memory_limit": LOAD_MEMORY_LIMIT}
+            str(warehouse_path),
+            global_config={
+                "memory_limit": os.environ.get("ACCOUNT_HEALTH_LOAD_MEMORY_LIMIT", LOAD_MEMORY_LIMIT)
+            },
         )
         return dlt.destinations.duckdb(credentials)
     if destination == "postgres":
