@@ -67,21 +67,34 @@ memberships as (
 -- Two memberships valid at once are ambiguous: rule 2 then does not apply (never guessed).
 -- Computed for every event, also on incremental runs: comparing it with what was built finds the
 -- users whose memberships changed.
+-- Per user and day, not per event: the answer depends on nothing else, and a user has many events a day.
 membership_matches as (
     select
-        stitched_events.event_id,
+        user_days.user_id,
+        user_days.event_date,
         count(distinct memberships.account_id) as membership_accounts,
         case when count(distinct memberships.account_id) = 1 then max(memberships.account_id) end
             as membership_account_id
-    from stitched_events
+    from (
+        select
+            user_id,
+            event_date
+        from stitched_events
+        where user_id is not null
+        group by
+            user_id,
+            event_date
+    ) as user_days
     inner join memberships
         on
-            stitched_events.user_id = memberships.user_id
-            and stitched_events.event_date >= memberships.valid_from
-            and (memberships.valid_to is null or stitched_events.event_date < memberships.valid_to)
+            user_days.user_id = memberships.user_id
+            and user_days.event_date >= memberships.valid_from
+            and (memberships.valid_to is null or user_days.event_date < memberships.valid_to)
     inner join accounts
         on memberships.account_id = accounts.account_id
-    group by stitched_events.event_id
+    group by
+        user_days.user_id,
+        user_days.event_date
 ),
 
 -- Rule 4: a user's e-mail is the one of their latest identify call that carries one (ties: the
@@ -178,21 +191,37 @@ restitched_events as (
 -- Users with new events and nothing built at or after the first of them: rules 1, 2 and 4 look at
 -- the event or the user only, and rule 3 continues from the group call in force at the user's
 -- latest built event, so only their new events are resolved.
-latest_built as (
+latest_built_at as (
     select
         user_id,
-        event_at,
-        group_call_account_id,
-        row_number() over (
-            partition by user_id
-            order by
-                event_at desc,
-                -- the timeline's own order, reversed: a known group call sorts first at its timestamp
-                case when message_type = 'group' and group_call_account_id = group_id then 0 else 1 end desc,
-                event_id desc
-        ) as recency_rank
+        max(event_at) as latest_event_at
     from built
     where user_id in (select new_events.user_id from new_events where new_events.user_id is not null)
+    group by user_id
+),
+
+-- The last built event of each such user in rule 3's timeline order (ranked among the events at
+-- the user's latest timestamp only).
+latest_built as (
+    select
+        built.user_id,
+        built.event_at,
+        built.group_call_account_id,
+        row_number() over (
+            partition by built.user_id
+            order by
+                -- the timeline's own order, reversed: a known group call sorts first at its timestamp
+                case
+                    when built.message_type = 'group' and built.group_call_account_id = built.group_id then 0
+                    else 1
+                end desc,
+                built.event_id desc
+        ) as recency_rank
+    from built
+    inner join latest_built_at
+        on
+            built.user_id = latest_built_at.user_id
+            and built.event_at = latest_built_at.latest_event_at
 ),
 
 appending_users as (
@@ -231,7 +260,9 @@ rebuilt_users as (
     select built.user_id
     from built
     left join membership_matches
-        on built.event_id = membership_matches.event_id
+        on
+            built.user_id = membership_matches.user_id
+            and cast(built.event_at as date) = membership_matches.event_date
     where
         coalesce(built.membership_accounts, -1) <> coalesce(membership_matches.membership_accounts, 0)
         or coalesce(built.membership_account_id, '') <> coalesce(membership_matches.membership_account_id, '')
@@ -376,7 +407,9 @@ rules_applied as (
     left join accounts as context_accounts
         on events.context_group_id = context_accounts.account_id
     left join membership_matches
-        on events.event_id = membership_matches.event_id
+        on
+            events.user_id = membership_matches.user_id
+            and events.event_date = membership_matches.event_date
     left join group_call_matches
         on events.event_id = group_call_matches.event_id
     left join email_domain_matches
