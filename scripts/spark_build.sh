@@ -20,8 +20,8 @@ PYTHON="${PYTHON:-python3.11}"
 MAIN_VENV="${VENV:-.venv}"
 SPARK_VENV="${SPARK_VENV:-.venv-spark}"
 WORK="${ACCOUNT_HEALTH_SPARK_WORK:-/tmp/account_health_spark_build}"
-# The tiny demo size (20 accounts x 40 days): a full `dbt build` with every data test takes
-# ~45 minutes on Spark on a loaded 2-core machine.
+# The tiny demo size (20 accounts x 40 days): a full `dbt build` with every data test took
+# 18.5 minutes on Spark on a loaded 2-core machine (docs/PORTABILITY.md, Status).
 ACCOUNTS="${SPARK_DEMO_ACCOUNTS:-20}"
 DAYS="${SPARK_DEMO_DAYS:-40}"
 SEED="${SPARK_DEMO_SEED:-7}"
