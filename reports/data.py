@@ -360,6 +360,7 @@ REVENUE_RETENTION = "marts.mart_revenue_retention"
 COHORT_RETENTION = "marts.mart_cohort_retention"
 FEATURE_ADOPTION = "marts.mart_feature_adoption"
 SCORE_BACKTEST = "marts.mart_score_backtest"
+SCORE_BACKTEST_ACCURACY = "marts.mart_score_backtest_accuracy"
 ACTIVATION = "marts.mart_activation"
 FEATURE_USAGE = "marts.fct_account_feature_usage"
 ADOPTION_BY_OUTCOME = "marts.mart_feature_adoption_by_outcome"
@@ -381,6 +382,7 @@ ALL_MARTS = (
     COHORT_RETENTION,
     FEATURE_ADOPTION,
     SCORE_BACKTEST,
+    SCORE_BACKTEST_ACCURACY,
     ACTIVATION,
     FEATURE_USAGE,
     ADOPTION_BY_OUTCOME,
@@ -976,6 +978,43 @@ def score_backtest() -> pd.DataFrame:
     )
 
 
+def score_backtest_accuracy() -> pd.DataFrame:
+    """Per horizon, the at-risk flag's precision and recall and the score's extremes, pooled over
+    every scoring date: the counts are summed first, then divided (a mean of monthly rates would
+    weigh a small month like a large one)."""
+    return _frame(
+        Query(
+            f"""
+            with pooled as (
+                select
+                    horizon_days,
+                    count(*) as scoring_dates,
+                    sum(scored_accounts) as scored_accounts,
+                    sum(insufficient_data_accounts) as insufficient_data_accounts,
+                    sum(churned_accounts) as churned_accounts,
+                    sum(flagged_accounts) as flagged_accounts,
+                    sum(flagged_churned_accounts) as flagged_churned_accounts,
+                    sum(under_30_accounts) as under_30_accounts,
+                    sum(under_30_churned_accounts) as under_30_churned_accounts,
+                    sum(over_70_renewals_due) as over_70_renewals_due,
+                    sum(over_70_renewed) as over_70_renewed
+                from {SCORE_BACKTEST_ACCURACY}
+                group by horizon_days
+            )
+            select
+                *,
+                flagged_churned_accounts / nullif(flagged_accounts, 0)::double as at_risk_precision,
+                flagged_churned_accounts / nullif(churned_accounts, 0)::double as at_risk_recall,
+                under_30_churned_accounts / nullif(under_30_accounts, 0)::double as churn_rate_under_30,
+                over_70_renewed / nullif(over_70_renewals_due, 0)::double as renewal_rate_over_70
+            from pooled
+            order by horizon_days
+            """,
+            tables=(SCORE_BACKTEST_ACCURACY,),
+        )
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # Data health
 # --------------------------------------------------------------------------------------------------
@@ -1039,6 +1078,7 @@ def freshness() -> pd.DataFrame:
         COHORT_RETENTION: "max(cohort_month)",
         FEATURE_ADOPTION: "null",
         SCORE_BACKTEST: "max(scored_on)",
+        SCORE_BACKTEST_ACCURACY: "max(scored_on)",
         ACTIVATION: "max(signup_month)",
         FEATURE_USAGE: "max(as_of_date)",
         ADOPTION_BY_OUTCOME: "null",

@@ -35,7 +35,7 @@ PAGE_TABLES = {
         "marts.mart_feature_adoption_by_outcome",
         "marts.mart_activation",
     ],
-    "model_accuracy": ["marts.mart_score_backtest"],
+    "model_accuracy": ["marts.mart_score_backtest", "marts.mart_score_backtest_accuracy"],
     "data_health": ["quality.rejected_records", "quality.run_log"],
 }
 PAGES = list(PAGE_TABLES)
@@ -323,6 +323,16 @@ def test_model_accuracy_shows_the_backtest_of_the_longest_horizon(warehouse):
     table = app.dataframe[0].value
     assert len(table) == len(rows) > 0
     assert int(table["churned_accounts"].sum()) == int(rows["churned_accounts"].sum())
+    # the flag's precision, pooled over scoring dates (counts summed, then divided)
+    pooled = query(
+        "select sum(flagged_churned_accounts) as hit, sum(flagged_accounts) as flagged, "
+        "sum(scored_accounts) as scored from marts.mart_score_backtest_accuracy where horizon_days = ?",
+        [int(horizon)],
+    ).iloc[0]
+    metrics = {metric.label: metric.value for metric in app.metric}
+    expected = ui.percent(pooled["hit"] / pooled["flagged"]) if pooled["flagged"] else "—"
+    assert metrics["At-risk precision"] == expected
+    assert any(f"{ui.number(pooled['scored'])} account-months scored" in item.value for item in app.caption)
 
 
 def test_data_health_shows_runs_freshness_and_rejections(warehouse):
