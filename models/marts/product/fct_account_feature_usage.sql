@@ -33,7 +33,6 @@ feature_usage as (
     from {{ ref('int_feature_usage_aggregated_to_account_days') }}
 ),
 
--- Distinct users over the window cannot be summed from daily counts: read the resolved events.
 feature_events as (
     select
         account_id,
@@ -49,25 +48,13 @@ as_of as (
     from health_daily
 ),
 
-usage_in_window as (
-    select
-        feature_usage.account_id,
-        feature_usage.feature_name,
-        sum(feature_usage.events) as events_in_window
-    from feature_usage
-    cross join as_of
-    where
-        feature_usage.date_day <= as_of.as_of_date
-        and feature_usage.date_day > cast({{ dbt.dateadd('day', -window_days, 'as_of.as_of_date') }} as date)
-    group by
-        feature_usage.account_id,
-        feature_usage.feature_name
-),
-
-users_in_window as (
+-- Events and distinct users in the window, both from the resolved events (distinct users over the
+-- window cannot be summed from daily counts).
+use_in_window as (
     select
         feature_events.account_id,
         feature_events.feature_name,
+        count(*) as events_in_window,
         count(distinct feature_events.user_id) as users_in_window
     from feature_events
     cross join as_of
@@ -99,22 +86,18 @@ final as (
         accounts.account_id,
         key_features.feature_name as feature,
         as_of.as_of_date,
-        coalesce(usage_in_window.events_in_window, 0) as events_30d,
-        coalesce(users_in_window.users_in_window, 0) as active_users_30d,
-        coalesce(usage_in_window.events_in_window, 0) > 0 as is_adopted_30d,
+        coalesce(use_in_window.events_in_window, 0) as events_30d,
+        coalesce(use_in_window.users_in_window, 0) as active_users_30d,
+        coalesce(use_in_window.events_in_window, 0) > 0 as is_adopted_30d,
         last_use.last_used_on,
         key_features.weight as feature_weight
     from accounts
     cross join key_features
     cross join as_of
-    left join usage_in_window
+    left join use_in_window
         on
-            accounts.account_id = usage_in_window.account_id
-            and key_features.feature_name = usage_in_window.feature_name
-    left join users_in_window
-        on
-            accounts.account_id = users_in_window.account_id
-            and key_features.feature_name = users_in_window.feature_name
+            accounts.account_id = use_in_window.account_id
+            and key_features.feature_name = use_in_window.feature_name
     left join last_use
         on
             accounts.account_id = last_use.account_id
