@@ -87,11 +87,13 @@ by_rules as (
     from stitched
     left join bench_floor.accounts as ctx
         on stitched.context_group_id = ctx.account_id
+    -- open-ended memberships end on a sentinel day rather than `valid_to is null or ...`: an `or` in a
+    -- left join's condition makes DuckDB fall back to a nested-loop join (events x memberships)
     left join bench_floor.memberships as member
         on
             stitched.actor_user_id = member.user_id
             and cast(stitched.event_at as date) >= member.valid_from
-            and (member.valid_to is null or cast(stitched.event_at as date) < member.valid_to)
+            and cast(stitched.event_at as date) < coalesce(member.valid_to, date '9999-12-31')
     asof left join group_calls as grp
         on stitched.actor_user_id = grp.user_id and stitched.event_at >= grp.event_at
 )

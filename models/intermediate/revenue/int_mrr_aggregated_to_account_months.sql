@@ -1,5 +1,8 @@
 -- Every account's MRR on the first day of every month from its first subscription month to the
 -- as-of month, zeros included (fct_mrr_movements keeps only the months that carry a movement).
+-- A table, not a view: five data tests and three models read it, and each read of a view would
+-- compute the month spine again.
+{{ config(materialized='table') }}
 
 {%- set as_of_date = var('as_of_date') %}
 {#- Upper bound of the month spine: 100 years of months per account is never reached. #}
@@ -16,13 +19,15 @@ recurring_lines as (
     from {{ ref('int_recurring_invoice_lines_normalised') }}
 ),
 
+-- Every valid staged event's UTC date: the identity table has them already, where
+-- stg_product__events (a view) would parse every raw timestamp again.
 events as (
-    select event_at
-    from {{ ref('stg_product__events') }}
+    select event_date
+    from {{ ref('int_events_matched_to_account_rules') }}
 ),
 
 latest_event as (
-    select max(cast(event_at as date)) as latest_event_date
+    select max(event_date) as latest_event_date
     from events
 ),
 
@@ -99,7 +104,7 @@ final as (
         account_id,
         month_start,
         -- Rounded to cents so that equal prices compare equal after interval normalisation.
-        cast(round(mrr, 2) as {{ dbt.type_numeric() }}) as mrr
+        cast(round(mrr, 2) as {{ type_money() }}) as mrr
     from mrr_on_first_days
 )
 

@@ -14,33 +14,25 @@ accounts as (
     where created_at is not null
 ),
 
+-- The milestone completions attributed to an account (identity carries the event's name and
+-- milestone, so the staged events are not parsed again).
 milestone_events as (
     select
-        event_id,
-        milestone_name
-    from {{ ref('stg_product__events') }}
+        account_id,
+        event_date
+    from {{ ref('int_events_resolved_to_accounts') }}
     where
         event_name = 'onboarding.milestone_completed'
         and milestone_name = '{{ milestone }}'
 ),
 
-resolved_events as (
-    select
-        event_id,
-        account_id,
-        event_date
-    from {{ ref('int_events_resolved_to_accounts') }}
-),
-
 -- An account is activated on the first day any of its users completed the milestone.
 activations as (
     select
-        resolved_events.account_id,
-        min(resolved_events.event_date) as activated_date
-    from resolved_events
-    inner join milestone_events
-        on resolved_events.event_id = milestone_events.event_id
-    group by resolved_events.account_id
+        account_id,
+        min(event_date) as activated_date
+    from milestone_events
+    group by account_id
 ),
 
 account_activations as (
