@@ -275,8 +275,8 @@ final as (
         date_day,
         cast(licensed_seats as {{ dbt.type_int() }}) as licensed_seats,
         -- Rounded to cents so that equal prices compare equal after interval normalisation.
-        cast(round(cast(arr as {{ dbt.type_numeric() }}), 2) as {{ dbt.type_numeric() }}) as arr,
-        cast(round(cast(mrr as {{ dbt.type_numeric() }}), 2) as {{ dbt.type_numeric() }}) as mrr,
+        cast(round(cast(arr as {{ dbt.type_numeric() }}), 2) as {{ type_money() }}) as arr,
+        cast(round(cast(mrr as {{ dbt.type_numeric() }}), 2) as {{ type_money() }}) as mrr,
         renewal_date,
         subscription_status,
         billing_source

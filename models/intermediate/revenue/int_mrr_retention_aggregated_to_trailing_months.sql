@@ -40,13 +40,13 @@ final as (
         month_start,
         count(*) as ttm_starting_accounts,
         -- Money stays numeric at the input's scale on every engine (sums widen it differently).
-        cast(sum(window_start_mrr) as {{ dbt.type_numeric() }}) as ttm_starting_mrr,
-        cast(sum(window_end_mrr) as {{ dbt.type_numeric() }}) as ttm_net_retained_mrr,
+        cast(sum(window_start_mrr) as {{ type_money() }}) as ttm_starting_mrr,
+        cast(sum(window_end_mrr) as {{ type_money() }}) as ttm_net_retained_mrr,
         cast(sum(
             case when window_end_mrr < window_start_mrr then window_end_mrr else window_start_mrr end
-        ) as {{ dbt.type_numeric() }}) as ttm_gross_retained_mrr,
-        sum(case when window_end_mrr = 0 then 1 else 0 end) as ttm_churned_accounts,
-        cast(sum(case when window_end_mrr = 0 then window_start_mrr else 0 end) as {{ dbt.type_numeric() }})
+        ) as {{ type_money() }}) as ttm_gross_retained_mrr,
+        cast(sum(case when window_end_mrr = 0 then 1 else 0 end) as {{ dbt.type_bigint() }}) as ttm_churned_accounts,
+        cast(sum(case when window_end_mrr = 0 then window_start_mrr else 0 end) as {{ type_money() }})
             as ttm_churned_mrr
     from window_ends
     group by month_start

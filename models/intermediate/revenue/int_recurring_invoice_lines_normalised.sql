@@ -113,7 +113,7 @@ final as (
         price_kind,
         quantity,
         months_per_interval,
-        cast(line_mrr as {{ dbt.type_numeric() }}) as line_mrr,
+        cast(line_mrr as {{ type_money() }}) as line_mrr,
         period_start_date,
         period_end_date,
         billed_period_end_date

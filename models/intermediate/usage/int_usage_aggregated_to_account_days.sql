@@ -191,15 +191,15 @@ daily_events as (
         count(*) as events,
         count(user_id) as identified_events,
         count(distinct user_id) as users,
-        sum(case when message_type = 'track' then 1 else 0 end) as track_events,
+        cast(sum(case when message_type = 'track' then 1 else 0 end) as {{ dbt.type_bigint() }}) as track_events,
         count(distinct case when message_type = 'track' then user_id end) as active_users,
         count(distinct feature_name) as key_features_used,
         -- Event vocabulary: docs/ARCHITECTURE.md "The demo company's event vocabulary".
-        sum(case when message_type = 'track' and event_name = 'feature_gate.hit' then 1 else 0 end)
+        cast(sum(case when message_type = 'track' and event_name = 'feature_gate.hit' then 1 else 0 end) as {{ dbt.type_bigint() }})
             as feature_gate_hits,
-        sum(case when message_type = 'track' and event_name = 'quota.threshold_reached' then 1 else 0 end)
+        cast(sum(case when message_type = 'track' and event_name = 'quota.threshold_reached' then 1 else 0 end) as {{ dbt.type_bigint() }})
             as quota_threshold_events,
-        sum(case when message_type = 'track' and event_name = 'onboarding.milestone_completed' then 1 else 0 end)
+        cast(sum(case when message_type = 'track' and event_name = 'onboarding.milestone_completed' then 1 else 0 end) as {{ dbt.type_bigint() }})
             as milestone_completions
     from resolved_events
     group by
@@ -287,18 +287,18 @@ rolled as (
         spine.account_id,
         spine.date_day,
         spine.is_reprocessed,
-        sum(coalesce(daily_steps.users_7d_step, 0)) over (
+        cast(sum(coalesce(daily_steps.users_7d_step, 0)) over (
             partition by spine.account_id order by spine.date_day rows between unbounded preceding and current row
-        ) as active_users_7d,
-        sum(coalesce(daily_steps.users_30d_step, 0)) over (
+        ) as {{ dbt.type_bigint() }}) as active_users_7d,
+        cast(sum(coalesce(daily_steps.users_30d_step, 0)) over (
             partition by spine.account_id order by spine.date_day rows between unbounded preceding and current row
-        ) as active_users_30d,
-        sum(coalesce(daily_steps.features_7d_step, 0)) over (
+        ) as {{ dbt.type_bigint() }}) as active_users_30d,
+        cast(sum(coalesce(daily_steps.features_7d_step, 0)) over (
             partition by spine.account_id order by spine.date_day rows between unbounded preceding and current row
-        ) as key_features_used_7d,
-        sum(coalesce(daily_steps.features_30d_step, 0)) over (
+        ) as {{ dbt.type_bigint() }}) as key_features_used_7d,
+        cast(sum(coalesce(daily_steps.features_30d_step, 0)) over (
             partition by spine.account_id order by spine.date_day rows between unbounded preceding and current row
-        ) as key_features_used_30d,
+        ) as {{ dbt.type_bigint() }}) as key_features_used_30d,
         -- Latest event of any resolved user up to the day, seeded with what came before the stretch.
         max(coalesce(daily_users.last_user_event_at, prior_activity.last_active_at)) over (
             partition by spine.account_id order by spine.date_day rows between unbounded preceding and current row

@@ -24,7 +24,7 @@ final as (
         user_id,
         event_date as date_day,
         count(*) as events,
-        sum(case when message_type = 'track' then 1 else 0 end) as track_events,
+        cast(sum(case when message_type = 'track' then 1 else 0 end) as {{ dbt.type_bigint() }}) as track_events,
         min(event_at) as first_event_at,
         max(event_at) as last_event_at
     from resolved_events

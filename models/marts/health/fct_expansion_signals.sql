@@ -61,7 +61,7 @@ measured as (
             health_daily.account_id,
             health_daily.date_day,
             '{{ signal_type }}' as signal_type,
-            cast(health_daily.{{ value_column }} as {{ dbt.type_numeric() }}) as signal_value,
+            cast(health_daily.{{ value_column }} as {{ type_money() }}) as signal_value,
             not health_daily.is_insufficient_data and coalesce({{ condition }}, false) as is_signaled
         from health_daily
         inner join scoring_config

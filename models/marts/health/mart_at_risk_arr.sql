@@ -69,9 +69,9 @@ aggregated as (
         renewal_window,
         segment,
         count(*) as accounts,
-        sum(case when is_at_risk then 1 else 0 end) as at_risk_accounts,
-        sum(arr) as total_arr,
-        sum(case when is_at_risk then arr else 0 end) as at_risk_arr
+        cast(sum(case when is_at_risk then 1 else 0 end) as {{ dbt.type_bigint() }}) as at_risk_accounts,
+        cast(sum(arr) as {{ type_money() }}) as total_arr,
+        cast(sum(case when is_at_risk then arr else 0 end) as {{ type_money() }}) as at_risk_arr
     from windowed
     group by
         renewal_window,

@@ -72,11 +72,11 @@ scored as (
 
     select
         *,
-        round(cast(100 * (
+        {{ round_score("100 * (
             priority_health_weight * (100 - effective_health_score) / 100
             + priority_arr_weight * arr_percentile
             + priority_renewal_weight * renewal_proximity
-        ) as {{ dbt.type_numeric() }}), 1) as priority_score
+        )") }} as priority_score
     from factors
 
 ),

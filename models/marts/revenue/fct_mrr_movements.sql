@@ -53,8 +53,8 @@ final as (
         month_start,
         mrr,
         -- money at the scale of mrr on every engine (coalesce and subtraction widen it differently)
-        cast(previous_mrr as {{ dbt.type_numeric() }}) as previous_mrr,
-        cast(mrr - previous_mrr as {{ dbt.type_numeric() }}) as mrr_change,
+        cast(previous_mrr as {{ type_money() }}) as previous_mrr,
+        cast(mrr - previous_mrr as {{ type_money() }}) as mrr_change,
         movement_type,
         -- The month of the account's `new` movement: its revenue cohort.
         min(case when mrr > 0 then month_start end) over (partition by account_id) as cohort_month,

@@ -81,8 +81,8 @@ final as (
         accounts,
         cast(retained_accounts as {{ dbt.type_bigint() }}) as retained_accounts,
         -- money numeric at the scale of mrr, ratios and averages doubles, on every engine
-        cast(starting_mrr as {{ dbt.type_numeric() }}) as starting_mrr,
-        cast(mrr as {{ dbt.type_numeric() }}) as mrr,
+        cast(starting_mrr as {{ type_money() }}) as starting_mrr,
+        cast(mrr as {{ type_money() }}) as mrr,
         cast(retained_accounts as {{ type_double() }}) / accounts as logo_retention,
         {{ ratio('mrr', 'starting_mrr') }} as revenue_retention,
         scored_accounts,
