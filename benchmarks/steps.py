@@ -89,6 +89,44 @@ def step_land_native(args: dict) -> dict:
     return {"seconds": time.perf_counter() - started, "cpu_seconds": _cpu() - cpu, "rows": rows}
 
 
+def step_land_native_landed(args: dict) -> dict:
+    """DuckDB alone writing what the landing writes: the same event files parsed by the landing's
+    own SQL (pipelines.sources.product.EventParse: text fields, payload hash, duplicate check) into
+    the two landed tables with the same columns (`events`: the stored copies, `event_deliveries`:
+    every delivery), without dlt. The landing floor for the same output; `land_native` is the
+    floor for reading the files into one table as they are."""
+    from datetime import UTC, datetime
+
+    from pipelines.sources._files import discover
+    from pipelines.sources.product import DELIVERY_COLUMNS, EVENT_COLUMNS, EventParse
+
+    started, cpu = time.perf_counter(), _cpu()
+    files = discover(Path(args["source_dir"]), "product/events", ["*.parquet", "*.jsonl", "*.jsonl.gz"])
+    with EventParse(files, datetime.now(UTC)) as parse:
+        parse.exclude_stored()
+        con = parse.con
+        con.register("losers", parse._losers)
+        con.execute(f"attach '{args['db']}' as native_landed")
+        con.execute("create schema if not exists native_landed.native")
+        # one parse into a temporary table, then the two landed tables from it
+        con.execute(f"create temp table delivered as {parse.deliveries_sql()}")
+        con.execute(
+            f"create or replace table native_landed.native.events as "
+            f"select {', '.join(EVENT_COLUMNS)} from delivered where _is_stored_copy"
+        )
+        con.execute(
+            f"create or replace table native_landed.native.event_deliveries as "
+            f"select {', '.join(DELIVERY_COLUMNS)} from delivered"
+        )
+        rows = {
+            table: con.execute(f"select count(*) from native_landed.native.{table}").fetchone()[0]
+            for table in ("events", "event_deliveries")
+        }
+        con.execute("drop table delivered")
+        con.execute("detach native_landed")
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": _cpu() - cpu, "rows": rows}
+
+
 def _model_timings(run_results: Path, top: int = 15) -> list[dict]:
     if not run_results.exists():
         return []
@@ -243,6 +281,7 @@ STEPS = {
     "generate": step_generate,
     "land_dlt": step_land_dlt,
     "land_native": step_land_native,
+    "land_native_landed": step_land_native_landed,
     "dbt": step_dbt,
     "floor": step_floor,
     "compare_marts": step_compare_marts,

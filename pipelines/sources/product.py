@@ -271,13 +271,12 @@ class EventParse:
         self._losers = result.read_all() if isinstance(result, pa.RecordBatchReader) else result
         return self._losers.num_rows
 
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        """Every delivery once, as record batches of the landed columns plus `_is_stored_copy`."""
-        if self._parsed_sql is None:
-            return
-        losers = self._losers  # noqa: F841 (read by DuckDB's replacement scan)
+    def deliveries_sql(self) -> str:
+        """The query of every delivery once: the landed columns plus `_is_stored_copy`. It reads the
+        relation `losers` (register `self._losers` under that name, as `batches` does)."""
+        assert self._parsed_sql is not None
         loaded = self.loaded_at.isoformat()
-        sql = f"""
+        return f"""
             select
                 p.source_file as _source_file,
                 p.line_number as _line_number,
@@ -292,7 +291,13 @@ class EventParse:
             from ({self._parsed_sql}) as p
             left join losers as l on l.source_file = p.source_file and l.line_number = p.line_number
         """
-        result = self.con.execute(sql)
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Every delivery once, as record batches of the landed columns plus `_is_stored_copy`."""
+        if self._parsed_sql is None:
+            return
+        losers = self._losers  # noqa: F841 (read by DuckDB's replacement scan)
+        result = self.con.execute(self.deliveries_sql())
         reader = (
             result.to_arrow_reader(BATCH_ROWS)
             if hasattr(result, "to_arrow_reader")
