@@ -28,3 +28,74 @@
 {% macro spark__day_grain_partition_by() -%}
     {{ return(['date_day']) }}
 {%- endmacro %}
+
+{#
+    Changed days of the incremental health chain (int_usage_signals_rolled_to_account_days,
+    int_cs_signals_rolled_to_account_days, int_health_components_scored, fct_account_health_daily).
+
+    Each of them keeps, per account-day, a fingerprint of the inputs it read for that day (its
+    config included). A run fingerprints the current inputs of every account-day (a cheap scan, no
+    windows) and compares them with the built ones: the first day that differs - a new day, a late
+    event, an edited CRM or billing row, an account-day that disappeared - is where reprocessing
+    starts. A config or seed change changes every day's fingerprint, so everything is reprocessed.
+    Each model then re-reads its inputs from that day minus its longest rolling window, carries its
+    running values (last active day, ...) from the built rows before it, and replaces the days from
+    it on (day_grain_incremental_strategy). Nothing changed: no day is replaced.
+#}
+
+{# A fingerprint of some columns of a row: md5 of their text, a null spelled '~'. #}
+{% macro day_grain_fingerprint(columns) -%}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- do parts.append("coalesce(" ~ dbt.cast(column, dbt.type_string()) ~ ", '~')") -%}
+        {%- if not loop.last %}{% do parts.append("'|'") %}{% endif -%}
+    {%- endfor -%}
+    {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}
+
+{#
+    The first account-day whose fingerprint differs between `current` and `built` (relations or
+    CTE names with account_id, date_day and input_fingerprint), as one row `first_changed_date`
+    (null when nothing changed).
+#}
+{% macro day_grain_first_changed_day(current, built) -%}
+    select min(coalesce(current_days.date_day, built_days.date_day)) as first_changed_date
+    from {{ current }} as current_days
+    full outer join {{ built }} as built_days
+        on
+            current_days.account_id = built_days.account_id
+            and current_days.date_day = built_days.date_day
+    where
+        current_days.date_day is null
+        or built_days.date_day is null
+        or current_days.input_fingerprint <> built_days.input_fingerprint
+{%- endmacro %}
+
+{#
+    One row `reprocess_from_date`: the first changed day in an incremental run (a day after every
+    built day when nothing changed), 1900-01-01 in a full build.
+#}
+{% macro day_grain_reprocess_window(current) -%}
+    {%- if is_incremental() %}
+    select
+        coalesce(
+            changed_days.first_changed_date,
+            cast('9999-12-31' as date)
+        ) as reprocess_from_date
+    from (
+        {{ day_grain_first_changed_day(current, this) }}
+    ) as changed_days
+    {%- else %}
+    select cast('1900-01-01' as date) as reprocess_from_date
+    {%- endif %}
+{%- endmacro %}
+
+{# One row `config_fingerprint`: a fingerprint of every row of a seed or config relation. #}
+{% macro day_grain_config_fingerprint(relation, columns, where=none) -%}
+    {%- set row_fingerprint = day_grain_fingerprint(columns) -%}
+    select {{ dbt.hash(dbt.listagg(row_fingerprint, "'|'", "order by " ~ row_fingerprint)) }} as config_fingerprint
+    from {{ relation }}
+    {%- if where %}
+    where {{ where }}
+    {%- endif %}
+{%- endmacro %}

@@ -1,10 +1,22 @@
 -- One row per account per day: the component scores (0-100), the usage, relationship and health
 -- composites and the quadrant, under the scoring config selected by var('scoring_config_version').
 -- Every formula is spelled out in _health__models.yml; DECISIONS.md says why.
--- A table, not a view: the health marts and the score tests read it; as a view each of them
--- recomputed the whole usage -> health chain (issue 9).
-{{ config(materialized='table') }}
-{%- set round_1 = "round(cast(({expr}) as " ~ dbt.type_numeric() ~ "), 1)" %}
+-- Incremental by day (issue 9; macros/cross_db/day_grain_incremental.sql): each row keeps a
+-- fingerprint of its inputs - its usage and CS signals, the account's segment and creation date,
+-- the selected scoring config (every seed row of the version) - and a run rescoring the days from
+-- the first account-day whose fingerprint changed on; a config change changes every day's, so
+-- everything is rescored. No rolling window here; depth_score ranks the accounts of one segment on
+-- one day, and a reprocessed day always has all its accounts. A table on Spark (no delete or merge).
+{{
+    config(
+        materialized='table' if target.type == 'spark' else 'incremental',
+        incremental_strategy=day_grain_incremental_strategy(),
+        unique_key='account_day_id',
+        on_schema_change='append_new_columns',
+    )
+}}
+{#- scores as decimal(5,1), not numeric(28,1): 128-bit decimals are slow to read (macros/narrow_types.sql) #}
+{%- set round_1 = round_score("{expr}") | string %}
 
 with
 
@@ -33,6 +45,43 @@ accounts as (
 scoring_config as (
 
     select * from {{ ref('int_scoring_config_pivoted_to_segments') }}
+
+),
+
+config_fingerprint as (
+
+    {{ day_grain_config_fingerprint(
+        ref('scoring_config'),
+        ['config_version', 'segment', 'parameter_name', 'parameter_value'],
+        "config_version = '" ~ var('scoring_config_version') ~ "'",
+    ) }}
+
+),
+
+-- What each account-day is scored from; compared with the built fingerprints in an incremental run.
+current_inputs as (
+
+    select
+        usage_signals.account_id,
+        usage_signals.date_day,
+        {{ day_grain_fingerprint([
+            'usage_signals.output_fingerprint', 'cs_signals.output_fingerprint',
+            'accounts.segment', 'accounts.created_date', 'config_fingerprint.config_fingerprint',
+        ]) }} as input_fingerprint
+    from usage_signals
+    inner join accounts
+        on usage_signals.account_id = accounts.account_id
+    left join cs_signals
+        on
+            usage_signals.account_id = cs_signals.account_id
+            and usage_signals.date_day = cs_signals.date_day
+    cross join config_fingerprint
+
+),
+
+reprocess_window as (
+
+    {{ day_grain_reprocess_window('current_inputs') }}
 
 ),
 
@@ -77,16 +126,23 @@ joined as (
                 then 1.0 * usage_signals.key_feature_events_30d / usage_signals.active_users_30d
             else 0
         end as key_feature_events_per_active_user_30d,
+        {{ day_grain_fingerprint([
+            'usage_signals.output_fingerprint', 'cs_signals.output_fingerprint',
+            'accounts.segment', 'accounts.created_date', 'config_fingerprint.config_fingerprint',
+        ]) }} as input_fingerprint,
         scoring_config.*
     from usage_signals
     inner join accounts
         on usage_signals.account_id = accounts.account_id
+    cross join config_fingerprint
     inner join scoring_config
         on coalesce(accounts.segment, '*') = scoring_config.segment
     left join cs_signals
         on
             usage_signals.account_id = cs_signals.account_id
             and usage_signals.date_day = cs_signals.date_day
+    inner join reprocess_window
+        on usage_signals.date_day >= reprocess_window.reprocess_from_date
 
 ),
 
@@ -209,9 +265,56 @@ final as (
         health_depth_weight,
         health_breadth_weight,
         health_cs_engagement_weight,
-        healthy_threshold
+        healthy_threshold,
+        input_fingerprint
     from composites_scored
 
 )
 
-select * from final
+select
+    *,
+    {{ day_grain_fingerprint([
+        'segment',
+        'config_version',
+        'recency_score',
+        'adoption_score',
+        'depth_score',
+        'breadth_score',
+        'cs_engagement_score',
+        'nps_score',
+        'support_score',
+        'sentiment_score',
+        'usage_score',
+        'relationship_score',
+        'health_score',
+        'quadrant',
+        'insufficient_data_reason',
+        'days_since_active',
+        'days_since_human_touch',
+        'account_age_days',
+        'last_active_date',
+        'last_human_touch_date',
+        'licensed_seats',
+        'active_users_30d',
+        'active_user_ratio_30d',
+        'adopted_feature_weight_ratio',
+        'key_feature_events_30d',
+        'key_feature_events_per_active_user_30d',
+        'human_touches_90d',
+        'avg_nps_180d',
+        'avg_nps_last_90d',
+        'avg_nps_prior_90d',
+        'tickets_opened_30d',
+        'open_tickets',
+        'oldest_open_ticket_age_days',
+        'feature_gate_hits_30d',
+        'quota_threshold_events_30d',
+        'top_user_event_share_30d',
+        'health_recency_weight',
+        'health_adoption_weight',
+        'health_depth_weight',
+        'health_breadth_weight',
+        'health_cs_engagement_weight',
+        'healthy_threshold',
+    ]) }} as output_fingerprint
+from final

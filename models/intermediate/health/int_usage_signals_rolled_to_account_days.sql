@@ -1,11 +1,85 @@
 -- One row per account per day: the product-side inputs of the health components, rolled over the
 -- windows the scores use. Rolling windows are row windows because int_accounts_daily is a dense
 -- daily spine per account (docs/ARCHITECTURE.md).
--- A table, not a view: int_health_components_scored and the account-day tests read it; as a view
--- every reader re-ran the 30-day range join and windows over all account-days (issue 9).
-{{ config(materialized='table') }}
+-- Incremental by day (issue 9; macros/cross_db/day_grain_incremental.sql): each row keeps a
+-- fingerprint of its day's inputs (the int_accounts_daily columns read here and the key_features
+-- seed); a run finds the first account-day whose fingerprint changed, re-reads 30 days before it for
+-- the 30-day windows, carries the last active day and the source's last event day from the built
+-- rows before that, and replaces the days from the changed one on. A key_features change changes
+-- every fingerprint: everything is rebuilt. Feature use per day is not fingerprinted: it moves only
+-- with the account-day's events, which are. output_fingerprint (the row's values) is what
+-- int_health_components_scored compares. A table on Spark (no delete or merge).
+{{
+    config(
+        materialized='table' if target.type == 'spark' else 'incremental',
+        incremental_strategy=day_grain_incremental_strategy(),
+        unique_key='account_day_id',
+        on_schema_change='append_new_columns',
+    )
+}}
+{%- set window_days = 30 %}
 
 with
+
+key_features_fingerprint as (
+
+    {{ day_grain_config_fingerprint(ref('key_features'), ['feature_name', 'weight']) }}
+
+),
+
+current_inputs as (
+
+    select
+        accounts_daily.account_id,
+        accounts_daily.date_day,
+        {{ day_grain_fingerprint([
+            'accounts_daily.events', 'accounts_daily.track_events', 'accounts_daily.feature_gate_hits',
+            'accounts_daily.quota_threshold_events', 'accounts_daily.top_user_event_share',
+            'accounts_daily.active_users_30d', 'accounts_daily.licensed_seats',
+            'accounts_daily.active_user_ratio_30d', 'key_features_fingerprint.config_fingerprint',
+        ]) }} as input_fingerprint
+    from {{ ref('int_accounts_daily') }} as accounts_daily
+    cross join key_features_fingerprint
+
+),
+
+reprocess_window as (
+
+    {{ day_grain_reprocess_window('current_inputs') }}
+
+),
+
+-- The running values of the days before the re-read stretch, as built.
+{% if is_incremental() %}
+prior_rows as (
+
+    select
+        built.account_id,
+        max(built.last_active_date) as last_active_date,
+        max(built.source_last_event_date) as source_last_event_date
+    from {{ this }} as built
+    cross join reprocess_window
+    where built.date_day < {{ dbt.dateadd('day', -window_days, 'reprocess_window.reprocess_from_date') }}
+    group by built.account_id
+
+),
+{% else %}
+prior_rows as (
+
+    select
+        cast(null as {{ dbt.type_string() }}) as account_id,
+        cast(null as date) as last_active_date,
+        cast(null as date) as source_last_event_date
+    where 1 = 0
+
+),
+{% endif %}
+
+prior_source as (
+
+    select max(source_last_event_date) as source_last_event_date from prior_rows
+
+),
 
 accounts_daily as (
 
@@ -21,6 +95,8 @@ accounts_daily as (
         licensed_seats,
         active_user_ratio_30d
     from {{ ref('int_accounts_daily') }}
+    cross join reprocess_window
+    where date_day >= {{ dbt.dateadd('day', -window_days, 'reprocess_window.reprocess_from_date') }}
 
 ),
 
@@ -32,6 +108,8 @@ feature_usage as (
         feature_name,
         events
     from {{ ref('int_feature_usage_aggregated_to_account_days') }}
+    cross join reprocess_window
+    where date_day >= {{ dbt.dateadd('day', -window_days, 'reprocess_window.reprocess_from_date') }}
 
 ),
 
@@ -80,7 +158,7 @@ key_features_aggregated as (
         account_id,
         date_day,
         sum(case when feature_events_30d > 0 then feature_weight else 0 end) as adopted_feature_weight,
-        sum(feature_events_30d) as key_feature_events_30d
+        cast(sum(feature_events_30d) as {{ dbt.type_bigint() }}) as key_feature_events_30d
     from key_feature_events_30d
     group by
         account_id,
@@ -103,10 +181,14 @@ source_freshness as (
 
     select
         date_day,
-        max(case when source_events > 0 then date_day end) over (
-            order by date_day rows between unbounded preceding and current row
+        coalesce(
+            max(case when source_events > 0 then date_day end) over (
+                order by date_day rows between unbounded preceding and current row
+            ),
+            prior_source.source_last_event_date
         ) as source_last_event_date
     from source_days
+    cross join prior_source
 
 ),
 
@@ -120,17 +202,22 @@ rolled as (
         coalesce(active_user_ratio_30d, 0) as active_user_ratio_30d,
         max(case when events > 0 then date_day end) over (
             partition by account_id order by date_day rows between unbounded preceding and current row
-        ) as last_active_date,
-        sum(coalesce(feature_gate_hits, 0)) over (
+        ) as last_active_date_in_stretch,
+        cast(sum(coalesce(feature_gate_hits, 0)) over (
             partition by account_id order by date_day rows between 29 preceding and current row
-        ) as feature_gate_hits_30d,
-        sum(coalesce(quota_threshold_events, 0)) over (
+        ) as {{ dbt.type_bigint() }}) as feature_gate_hits_30d,
+        cast(sum(coalesce(quota_threshold_events, 0)) over (
             partition by account_id order by date_day rows between 29 preceding and current row
-        ) as quota_threshold_events_30d,
-        -- average over the active days only: a quiet day has no top user
-        avg(case when events > 0 then top_user_event_share end) over (
+        ) as {{ dbt.type_bigint() }}) as quota_threshold_events_30d,
+        -- average over the active days only: a quiet day has no top user. Summed as an exact
+        -- decimal: a double sum depends on the order the engine adds in, which differs between a
+        -- full build and an incremental one re-reading 30 days (last-digit differences).
+        cast(sum(cast(case when events > 0 then top_user_event_share end as decimal(38, 15))) over (
             partition by account_id order by date_day rows between 29 preceding and current row
-        ) as top_user_event_share_30d
+        ) as {{ type_double() }})
+        / nullif(count(case when events > 0 then top_user_event_share end) over (
+            partition by account_id order by date_day rows between 29 preceding and current row
+        ), 0) as top_user_event_share_30d
     from accounts_daily
 
 ),
@@ -144,23 +231,39 @@ final as (
         rolled.licensed_seats,
         coalesce(rolled.active_users_30d, 0) as active_users_30d,
         rolled.active_user_ratio_30d,
-        rolled.last_active_date,
+        coalesce(rolled.last_active_date_in_stretch, prior_rows.last_active_date) as last_active_date,
         source_freshness.source_last_event_date,
         coalesce(key_features_aggregated.key_feature_events_30d, 0) as key_feature_events_30d,
         cast(coalesce(key_features_aggregated.adopted_feature_weight, 0) as {{ type_double() }})
         / cast(key_feature_total_weight.total_weight as {{ type_double() }}) as adopted_feature_weight_ratio,
         rolled.feature_gate_hits_30d,
         rolled.quota_threshold_events_30d,
-        rolled.top_user_event_share_30d
+        rolled.top_user_event_share_30d,
+        current_inputs.input_fingerprint
     from rolled
     inner join source_freshness
         on rolled.date_day = source_freshness.date_day
     cross join key_feature_total_weight
+    cross join reprocess_window
+    inner join current_inputs
+        on
+            rolled.account_id = current_inputs.account_id
+            and rolled.date_day = current_inputs.date_day
+    left join prior_rows
+        on rolled.account_id = prior_rows.account_id
     left join key_features_aggregated
         on
             rolled.account_id = key_features_aggregated.account_id
             and rolled.date_day = key_features_aggregated.date_day
+    where rolled.date_day >= reprocess_window.reprocess_from_date
 
 )
 
-select * from final
+select
+    *,
+    {{ day_grain_fingerprint([
+        'licensed_seats', 'active_users_30d', 'active_user_ratio_30d', 'last_active_date',
+        'source_last_event_date', 'key_feature_events_30d', 'adopted_feature_weight_ratio',
+        'feature_gate_hits_30d', 'quota_threshold_events_30d', 'top_user_event_share_30d',
+    ]) }} as output_fingerprint
+from final
