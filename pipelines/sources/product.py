@@ -14,14 +14,18 @@ One pass per run (`EventParse`):
    message already stored in `events` from a file not being landed now. Only message ids are read,
    inside DuckDB, and only duplicates come out: no Python object per event.
 3. `batches` streams every delivery once with `_is_stored_copy`; the resource splits each batch
-   into `events` (the stored copies) and `event_deliveries` (every delivery).
+   into `events` (the stored copies) and `event_deliveries` (every delivery). A worker thread
+   (`split_ahead`) parses and splits the next batches while dlt writes the current one, so DuckDB's
+   parse and dlt's Parquet writer run at the same time.
 """
 
 from __future__ import annotations
 
 import gzip
 import logging
+import queue
 import tempfile
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -316,9 +320,54 @@ def split_batch(batch: pa.RecordBatch) -> tuple[pa.Table, pa.Table]:
     """(events, deliveries) of one batch of `EventParse.batches`."""
     table = pa.Table.from_batches([batch])
     extra = ["_dlt_id"] if "_dlt_id" in table.column_names else []
-    events = table.filter(pc.field("_is_stored_copy")).select(EVENT_COLUMNS + extra)
+    events = table.select(EVENT_COLUMNS + extra)
+    stored = table.column("_is_stored_copy")
+    if stored.null_count or not pc.all(stored).as_py():  # else every row is stored: no copy
+        events = events.filter(stored)
     deliveries = table.select(DELIVERY_COLUMNS + extra)
     return _required(events, EVENT_KEYS), _required(deliveries, DELIVERY_KEYS)
+
+
+def split_ahead(parse: EventParse, depth: int = 2) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """`split_batch` of every batch of `parse.batches()`, made by a worker thread up to `depth`
+    batches ahead: DuckDB parses the next batch while dlt writes the current one to its load
+    package (the Parquet writer runs in the caller's thread), so the two use both cores. The
+    worker is the only user of the parse's connection while this runs."""
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    finished = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for batch in parse.batches():
+                if not put(split_batch(batch)):
+                    return
+            put(finished)
+        except BaseException as error:  # handed to the consumer, raised there
+            put(error)
+
+    worker = threading.Thread(target=work, name="event-parse", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = items.get()
+            if item is finished:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()  # a worker waiting to hand over a batch gives up within 0.1 s
+        worker.join()
 
 
 def _required(table: pa.Table, keys: set[str]) -> pa.Table:
@@ -333,7 +382,7 @@ def parse_event_files(
     """All events and deliveries of `files` as two Arrow tables (for tests and small drops)."""
     with EventParse(files, loaded_at) as parse:
         parse.exclude_stored(stored_ids=stored_ids)
-        parts = [split_batch(batch) for batch in parse.batches()]
+        parts = list(split_ahead(parse))
     if not parts:
         return pa.table({}), pa.table({})
     order = [("_source_file", "ascending"), ("_line_number", "ascending")]
@@ -373,8 +422,7 @@ def product_source(
     def events() -> Iterator[Any]:
         if event_parse is None:
             return
-        for batch in event_parse.batches():
-            stored, deliveries = split_batch(batch)
+        for stored, deliveries in split_ahead(event_parse):
             if stored.num_rows:
                 yield stored
             yield dlt.mark.with_hints(deliveries, delivery_hints, create_table_variant=True)

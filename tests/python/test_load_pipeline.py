@@ -294,6 +294,37 @@ def test_parse_streams_batches_with_the_first_delivery_as_stored_copy():
     assert "msg_001" not in events.column("message_id").to_pylist() and events.num_rows == 11
 
 
+def test_split_ahead_stops_its_worker_and_hands_over_its_errors():
+    """The parse's worker thread: ends when the consumer stops early, and an error of the parse
+    reaches the consumer instead of ending the stream as if it were complete."""
+    import threading
+    from datetime import UTC, datetime
+
+    import duckdb
+
+    from pipelines.sources import product
+    from pipelines.sources._files import discover
+
+    files = discover(FIXTURE_DROP, "product/events", ["*.jsonl", "*.jsonl.gz", "*.parquet"])
+    rows = product.BATCH_ROWS
+    product.BATCH_ROWS = 2  # several batches from the small fixture
+    try:
+        with product.EventParse(files, datetime(2024, 6, 1, tzinfo=UTC)) as parse:
+            parse.exclude_stored()
+            stream = product.split_ahead(parse, depth=1)
+            events, deliveries = next(stream)
+            assert deliveries.num_rows == 2 and events.num_rows <= 2
+            stream.close()  # the consumer stops after one batch
+            assert not any(t.name == "event-parse" for t in threading.enumerate())
+            # the whole stream, batch by batch: every delivery once
+            assert sum(d.num_rows for _, d in product.split_ahead(parse)) == 18
+            parse.con.close()  # the parse fails in the worker
+            with pytest.raises(duckdb.Error):
+                list(product.split_ahead(parse))
+    finally:
+        product.BATCH_ROWS = rows
+
+
 def test_pending_package_of_a_failed_run_is_dropped(landed, tmp_path):
     drop, warehouse, _ = landed
     dest = _destination("duckdb", warehouse.resolve())
