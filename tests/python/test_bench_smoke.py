@@ -41,6 +41,7 @@ def bench(tmp_path_factory) -> tuple[dict, Path, Path]:
 def test_every_step_is_measured(bench):
     result, _, results = bench
     assert result["errors"] == {}, result["errors"]
+    assert "partial" not in result, "the checkpoint of a finished run is replaced by the result"
     assert result["generate"]["events"] > 1000
     for step in (
         "generate",
@@ -61,6 +62,11 @@ def test_every_step_is_measured(bench):
         == result["landing_all_sources"]["rows"]["raw_product.event_deliveries"]
     ), "the native read and dlt see the same event rows"
     assert result["landing"]["speed_ratio"] > 0
+    assert result["landing"]["native_landed"]["rows"] == {
+        "events": result["landing_all_sources"]["rows"]["raw_product.events"],
+        "event_deliveries": result["landing_all_sources"]["rows"]["raw_product.event_deliveries"],
+    }, "the two-table native floor writes the rows dlt lands"
+    assert result["landing"]["speed_ratio_landed_tables"] > 0
     assert result["build_vs_floor_ratio"] > 0
     inc = result["incremental"]
     assert inc["seconds"] > 0 and inc["landing_seconds"] > 0
@@ -79,7 +85,7 @@ def test_every_step_is_measured(bench):
         "incremental_marts_equal_full_refresh",
     }
     markdown = (results / "RESULTS.md").read_text()
-    assert "| build / floor" in markdown and "tiny" in markdown
+    assert "| build / floor" in markdown and "tiny" in markdown and "partial" not in markdown
 
 
 def test_incremental_marts_equal_a_full_refresh(bench):
