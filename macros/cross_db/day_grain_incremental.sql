@@ -73,10 +73,16 @@
 
 {#
     One row `reprocess_from_date`: the first changed day in an incremental run (a day after every
-    built day when nothing changed), 1900-01-01 in a full build.
+    built day when nothing changed), 1900-01-01 in a full build or when the built table has no
+    input_fingerprint yet (built before the model was incremental: reprocessed in full once).
 #}
 {% macro day_grain_reprocess_window(current) -%}
-    {%- if is_incremental() %}
+    {%- set built_columns = [] -%}
+    {%- if is_incremental() -%}
+        {%- set built_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- endif -%}
+    {#- A table built before it kept fingerprints is reprocessed in full once. -#}
+    {%- if 'input_fingerprint' in built_columns %}
     select
         coalesce(
             changed_days.first_changed_date,
@@ -98,4 +104,22 @@
     {%- if where %}
     where {{ where }}
     {%- endif %}
+{%- endmacro %}
+
+{#
+    The model's built rows in an incremental run, an empty relation with `columns` ([(name, type)])
+    in a full build: where running values are carried from.
+#}
+{% macro day_grain_built_rows(columns) -%}
+    {%- if is_incremental() -%}
+        {{ this }}
+    {%- else -%}
+        (
+            select
+            {%- for name, type in columns %}
+                cast(null as {{ type }}) as {{ name }}{{ "," if not loop.last }}
+            {%- endfor %}
+            where 1 = 0
+        )
+    {%- endif -%}
 {%- endmacro %}

@@ -156,28 +156,19 @@ spine as (
 ),
 
 -- The last human touch before the stretch, as built.
-{% if is_incremental() %}
 prior_rows as (
 
     select
         built.account_id,
         max(built.last_human_touch_date) as last_human_touch_date
-    from {{ this }} as built
+    from {{ day_grain_built_rows([
+        ('account_id', dbt.type_string()), ('date_day', 'date'), ('last_human_touch_date', 'date'),
+    ]) }} as built
     cross join reprocess_window
     where built.date_day < {{ dbt.dateadd('day', -window_days, 'reprocess_window.reprocess_from_date') }}
     group by built.account_id
 
 ),
-{% else %}
-prior_rows as (
-
-    select
-        cast(null as {{ dbt.type_string() }}) as account_id,
-        cast(null as date) as last_human_touch_date
-    where 1 = 0
-
-),
-{% endif %}
 
 -- tickets open at the end of date_day: opened on or before it, not closed by then
 open_tickets as (
@@ -267,7 +258,8 @@ rolled as (
 final as (
 
     select
-        {{ dbt.concat(["rolled.account_id", "'|'", dbt.cast("rolled.date_day", dbt.type_string())]) }} as account_day_id,
+        {{ dbt.concat(["rolled.account_id", "'|'", dbt.cast("rolled.date_day", dbt.type_string())]) }}
+            as account_day_id,
         rolled.account_id,
         rolled.date_day,
         coalesce(rolled.last_human_touch_date_in_stretch, prior_rows.last_human_touch_date)

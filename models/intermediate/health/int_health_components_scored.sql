@@ -126,15 +126,15 @@ joined as (
                 then 1.0 * usage_signals.key_feature_events_30d / usage_signals.active_users_30d
             else 0
         end as key_feature_events_per_active_user_30d,
-        {{ day_grain_fingerprint([
-            'usage_signals.output_fingerprint', 'cs_signals.output_fingerprint',
-            'accounts.segment', 'accounts.created_date', 'config_fingerprint.config_fingerprint',
-        ]) }} as input_fingerprint,
+        current_inputs.input_fingerprint,
         scoring_config.*
     from usage_signals
     inner join accounts
         on usage_signals.account_id = accounts.account_id
-    cross join config_fingerprint
+    inner join current_inputs
+        on
+            usage_signals.account_id = current_inputs.account_id
+            and usage_signals.date_day = current_inputs.date_day
     inner join scoring_config
         on coalesce(accounts.segment, '*') = scoring_config.segment
     left join cs_signals

@@ -50,30 +50,21 @@ reprocess_window as (
 ),
 
 -- The running values of the days before the re-read stretch, as built.
-{% if is_incremental() %}
 prior_rows as (
 
     select
         built.account_id,
         max(built.last_active_date) as last_active_date,
         max(built.source_last_event_date) as source_last_event_date
-    from {{ this }} as built
+    from {{ day_grain_built_rows([
+        ('account_id', dbt.type_string()), ('date_day', 'date'),
+        ('last_active_date', 'date'), ('source_last_event_date', 'date'),
+    ]) }} as built
     cross join reprocess_window
     where built.date_day < {{ dbt.dateadd('day', -window_days, 'reprocess_window.reprocess_from_date') }}
     group by built.account_id
 
 ),
-{% else %}
-prior_rows as (
-
-    select
-        cast(null as {{ dbt.type_string() }}) as account_id,
-        cast(null as date) as last_active_date,
-        cast(null as date) as source_last_event_date
-    where 1 = 0
-
-),
-{% endif %}
 
 prior_source as (
 
@@ -84,32 +75,36 @@ prior_source as (
 accounts_daily as (
 
     select
-        account_id,
-        date_day,
-        events,
-        track_events,
-        feature_gate_hits,
-        quota_threshold_events,
-        top_user_event_share,
-        active_users_30d,
-        licensed_seats,
-        active_user_ratio_30d
-    from {{ ref('int_accounts_daily') }}
+        accounts_daily.account_id,
+        accounts_daily.date_day,
+        accounts_daily.events,
+        accounts_daily.track_events,
+        accounts_daily.feature_gate_hits,
+        accounts_daily.quota_threshold_events,
+        accounts_daily.top_user_event_share,
+        accounts_daily.active_users_30d,
+        accounts_daily.licensed_seats,
+        accounts_daily.active_user_ratio_30d
+    from {{ ref('int_accounts_daily') }} as accounts_daily
     cross join reprocess_window
-    where date_day >= {{ dbt.dateadd('day', -window_days, 'reprocess_window.reprocess_from_date') }}
+    where
+        accounts_daily.date_day
+        >= {{ dbt.dateadd('day', -window_days, 'reprocess_window.reprocess_from_date') }}
 
 ),
 
 feature_usage as (
 
     select
-        account_id,
-        date_day,
-        feature_name,
-        events
-    from {{ ref('int_feature_usage_aggregated_to_account_days') }}
+        feature_days.account_id,
+        feature_days.date_day,
+        feature_days.feature_name,
+        feature_days.events
+    from {{ ref('int_feature_usage_aggregated_to_account_days') }} as feature_days
     cross join reprocess_window
-    where date_day >= {{ dbt.dateadd('day', -window_days, 'reprocess_window.reprocess_from_date') }}
+    where
+        feature_days.date_day
+        >= {{ dbt.dateadd('day', -window_days, 'reprocess_window.reprocess_from_date') }}
 
 ),
 
@@ -180,10 +175,10 @@ source_days as (
 source_freshness as (
 
     select
-        date_day,
+        source_days.date_day,
         coalesce(
-            max(case when source_events > 0 then date_day end) over (
-                order by date_day rows between unbounded preceding and current row
+            max(case when source_days.source_events > 0 then source_days.date_day end) over (
+                order by source_days.date_day rows between unbounded preceding and current row
             ),
             prior_source.source_last_event_date
         ) as source_last_event_date
@@ -225,7 +220,8 @@ rolled as (
 final as (
 
     select
-        {{ dbt.concat(["rolled.account_id", "'|'", dbt.cast("rolled.date_day", dbt.type_string())]) }} as account_day_id,
+        {{ dbt.concat(["rolled.account_id", "'|'", dbt.cast("rolled.date_day", dbt.type_string())]) }}
+            as account_day_id,
         rolled.account_id,
         rolled.date_day,
         rolled.licensed_seats,
