@@ -195,12 +195,18 @@ daily_events as (
         count(distinct case when message_type = 'track' then user_id end) as active_users,
         count(distinct feature_name) as key_features_used,
         -- Event vocabulary: docs/ARCHITECTURE.md "The demo company's event vocabulary".
-        cast(sum(case when message_type = 'track' and event_name = 'feature_gate.hit' then 1 else 0 end) as {{ dbt.type_bigint() }})
-            as feature_gate_hits,
-        cast(sum(case when message_type = 'track' and event_name = 'quota.threshold_reached' then 1 else 0 end) as {{ dbt.type_bigint() }})
-            as quota_threshold_events,
-        cast(sum(case when message_type = 'track' and event_name = 'onboarding.milestone_completed' then 1 else 0 end) as {{ dbt.type_bigint() }})
-            as milestone_completions
+        cast(
+            sum(case when message_type = 'track' and event_name = 'feature_gate.hit' then 1 else 0 end)
+            as {{ dbt.type_bigint() }}
+        ) as feature_gate_hits,
+        cast(
+            sum(case when message_type = 'track' and event_name = 'quota.threshold_reached' then 1 else 0 end)
+            as {{ dbt.type_bigint() }}
+        ) as quota_threshold_events,
+        cast(
+            sum(case when message_type = 'track' and event_name = 'onboarding.milestone_completed' then 1 else 0 end)
+            as {{ dbt.type_bigint() }}
+        ) as milestone_completions
     from resolved_events
     group by
         account_id,

@@ -157,8 +157,14 @@ compared as (
         )
             as cs_engagement_contribution_30d,
         -- how much the override moved the CSM-adjusted reading beyond the computed move
-        cast((coalesce(today.override_score, today.health_score) - coalesce(earlier.override_score, earlier.health_score))
-        - (today.health_score - earlier.health_score) as {{ type_score() }}) as override_contribution_30d
+        cast(
+            (
+                coalesce(today.override_score, today.health_score)
+                - coalesce(earlier.override_score, earlier.health_score)
+            )
+            - (today.health_score - earlier.health_score)
+            as {{ type_score() }}
+        ) as override_contribution_30d
     from banded as today
     cross join reprocess_window
     left join banded as earlier

@@ -104,8 +104,9 @@ final as (
         segments.segment,
         coalesce(aggregated.accounts, 0) as accounts,
         coalesce(aggregated.at_risk_accounts, 0) as at_risk_accounts,
-        coalesce(aggregated.total_arr, 0) as total_arr,
-        coalesce(aggregated.at_risk_arr, 0) as at_risk_arr
+        -- money at type_money()'s scale on every engine (PostgreSQL's coalesce drops the scale)
+        cast(coalesce(aggregated.total_arr, 0) as {{ type_money() }}) as total_arr,
+        cast(coalesce(aggregated.at_risk_arr, 0) as {{ type_money() }}) as at_risk_arr
     from as_of
     cross join renewal_windows
     cross join segments
