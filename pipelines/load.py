@@ -59,11 +59,13 @@ def _destination(destination: str | Destination, warehouse_path: Path) -> Destin
     if destination == "duckdb":
         warehouse_path.parent.mkdir(parents=True, exist_ok=True)
         # DuckDB's buffer pool would otherwise keep every landed block cached (80 % of RAM): with a
-        # limit it writes them out, so the load's memory stays flat as the drop grows.
+        # limit it writes them out, so the load's memory stays flat as the drop grows. Raw tables
+        # have no row order (the parse streams batches unordered too): inserts need not keep one.
         credentials = DuckDbCredentials(
             str(warehouse_path),
             global_config={
-                "memory_limit": os.environ.get("ACCOUNT_HEALTH_LOAD_MEMORY_LIMIT", LOAD_MEMORY_LIMIT)
+                "memory_limit": os.environ.get("ACCOUNT_HEALTH_LOAD_MEMORY_LIMIT", LOAD_MEMORY_LIMIT),
+                "preserve_insertion_order": False,
             },
         )
         return dlt.destinations.duckdb(credentials)
