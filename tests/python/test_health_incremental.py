@@ -1,5 +1,6 @@
 """The incremental health chain equals a full refresh: after a new day, late events and a CRM edit far
-behind the windows, and after a scoring-config and key-feature seed change.
+behind the windows, after a scoring-config and key-feature seed change, and after a late CS touch
+on the last day (a short re-read would miss the touches 31-89 days before it).
 
 int_usage_signals_rolled_to_account_days, int_cs_signals_rolled_to_account_days,
 int_health_components_scored and fct_account_health_daily replace only the days from the first
@@ -113,6 +114,25 @@ def _change_config(db: Path) -> None:
         )
 
 
+def _add_late_cs_touch(db: Path, day: dt.date) -> str:
+    """A human CS touch on `day` for the account with most human touches 31-89 days before it."""
+    with duckdb.connect(str(db)) as con:
+        (account_id,) = con.sql(
+            "select account_id from raw_crm.cs_activities "
+            "where is_automated = 'false' and cast(left(occurred_at, 10) as date) between ? and ? "
+            "group by account_id order by count(*) desc, account_id limit 1",
+            params=[day - dt.timedelta(days=89), day - dt.timedelta(days=31)],
+        ).fetchone()
+        con.execute(
+            "insert into raw_crm.cs_activities "
+            "select * replace ('act_late_test' as activity_id, ? as occurred_at, 'negative' as sentiment) "
+            "from raw_crm.cs_activities where account_id = ? and is_automated = 'false' "
+            "order by activity_id limit 1",
+            [f"{day}T10:00:00+00:00", account_id],
+        )
+    return account_id
+
+
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("health_incremental")
@@ -158,7 +178,19 @@ def test_incremental_health_chain_equals_full_refresh(warehouse: tuple[Path, Pat
     differences = _differences(db, _full_refresh_copy(tmp, db, "reference_config"))
     assert all(d[0] == d[1] and d[2] == d[3] == 0 for d in differences.values()), differences
 
+    # A late CS touch on the last day: only that day is reprocessed, over the whole 90/180-day windows.
+    account_id = _add_late_cs_touch(db, last_day + dt.timedelta(days=1))
+    touches = (
+        "select human_touches_90d from intermediate.int_cs_signals_rolled_to_account_days "
+        f"where account_id = '{account_id}' and date_day = date '{last_day + dt.timedelta(days=1)}'"
+    )
+    touches_before = _scalar(db, touches)
+    _dbt(tmp, db, "run", *SELECT)
+    assert _scalar(db, touches) == touches_before + 1
+    differences = _differences(db, _full_refresh_copy(tmp, db, "reference_late_touch"))
+    assert all(d[0] == d[1] and d[2] == d[3] == 0 for d in differences.values()), differences
+
     # A run without new data replaces nothing and changes nothing.
     _dbt(tmp, db, "run", *SELECT)
-    differences = _differences(db, tmp / "reference_config" / db.name)
+    differences = _differences(db, tmp / "reference_late_touch" / db.name)
     assert all(d[0] == d[1] and d[2] == d[3] == 0 for d in differences.values()), differences
