@@ -96,10 +96,14 @@
     {%- endif %}
 {%- endmacro %}
 
-{# One row `config_fingerprint`: a fingerprint of every row of a seed or config relation. #}
+{#
+    One row `config_fingerprint`: a fingerprint of every row of a seed or config relation. Spark's
+    listagg cannot order (and warns): its models are tables there, never compared, so no order.
+#}
 {% macro day_grain_config_fingerprint(relation, columns, where=none) -%}
     {%- set row_fingerprint = day_grain_fingerprint(columns) -%}
-    select {{ dbt.hash(dbt.listagg(row_fingerprint, "'|'", "order by " ~ row_fingerprint)) }} as config_fingerprint
+    {%- set order_by = none if target.type == 'spark' else "order by " ~ row_fingerprint -%}
+    select {{ dbt.hash(dbt.listagg(row_fingerprint, "'|'", order_by)) }} as config_fingerprint
     from {{ relation }}
     {%- if where %}
     where {{ where }}
