@@ -154,7 +154,10 @@ def step_build(settings: Settings, record: RunRecord, run_dir: Path) -> None:
         # Unit tests run after the build, not before each model: a unit test of an incremental
         # model reads the column types of the model's own relation, which a fresh candidate does
         # not have yet. Nothing is published unless both commands pass, so the gate is the same.
-        outcome = dbt_runner.invoke(["build", "--exclude-resource-type", "unit_test"], **common)
+        build_args = ["build", "--exclude-resource-type", "unit_test"]
+        if settings.full_refresh:
+            build_args.append("--full-refresh")
+        outcome = dbt_runner.invoke(build_args, **common)
         if not outcome.success:
             raise wap.PublishError("build", outcome.describe())
     with record.step("unit_tests"):
@@ -483,6 +486,12 @@ def _parser() -> argparse.ArgumentParser:
             )
         if as_of:
             cmd.add_argument("--as-of", help="reference date YYYY-MM-DD (default: latest event date)")
+            cmd.add_argument(
+                "--full-refresh",
+                action="store_true",
+                help="rebuild incremental models from all landed data instead of only the days that "
+                "changed (after an upgrade that changes their columns or types, or to repair)",
+            )
         if name in ("run", "build", "publish"):
             cmd.add_argument(
                 "--max-rejected-share",
@@ -513,6 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         getattr(args, "source_dir", None),
         getattr(args, "warehouse", None),
         as_of=getattr(args, "as_of", None),
+        full_refresh=getattr(args, "full_refresh", None) or None,
         max_rejected_share=getattr(args, "max_rejected_share", None),
         progress=sys.stderr.isatty(),
     )

@@ -68,6 +68,8 @@ class Settings:
     demo_days: int = 365
     demo_seed: int = 42
     as_of: str | None = None
+    # Rebuild incremental models from scratch (dbt --full-refresh) instead of replacing new days.
+    full_refresh: bool = False
     progress: bool = True
     extra: dict = field(default_factory=dict)
 

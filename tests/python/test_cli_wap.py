@@ -267,6 +267,22 @@ def test_summary_reports_landed_rejected_reconciliation_and_steps(template):
     assert f"published: {template['root'] / 'wh' / 'health.duckdb'}" in out
 
 
+def _last_run_dir(site: dict) -> Path:
+    sidecar = (site["warehouse"].parent / "runs" / "run_log.jsonl").read_text().splitlines()
+    return site["warehouse"].parent / "runs" / json.loads(sidecar[-1])["run_id"]
+
+
+def test_full_refresh_flag_reaches_the_dbt_build(published):
+    site = published
+    incremental_args = json.loads((_last_run_dir(site) / "build_run_results.json").read_text())["args"]
+    assert not incremental_args.get("full_refresh")
+    result = run_cli(run_args(site, "--full-refresh"), site["env"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    args = json.loads((_last_run_dir(site) / "build_run_results.json").read_text())["args"]
+    assert args["which"] == "build" and args.get("full_refresh") is True
+    assert query(site["warehouse"], "select count(*) from marts.dim_accounts") == [(20,)]
+
+
 def test_failing_dbt_test_is_not_published(published):
     site = published
     before = file_sha(site["warehouse"])
