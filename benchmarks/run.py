@@ -191,9 +191,10 @@ def _dbt(work: Path, db: Path, command: list[str], label: str) -> dict:
     return result
 
 
-def bench_size(size: str, work_root: Path, runs: int, checkpoint=None) -> dict:
+def bench_size(size: str, work_root: Path, runs: int, checkpoint=None, keep: bool = False) -> dict:
     """Every step for one size; `checkpoint(out)` after each, so a long run that is stopped
-    (or a failed step) still leaves the figures measured so far."""
+    (or a failed step) still leaves the figures measured so far. Without `keep`, each warehouse
+    file is deleted once no later step reads it (at `large` they are 5-17 GB each)."""
     params = SIZES[size]
     work = work_root / size
     _fresh(work)
@@ -327,6 +328,9 @@ def bench_size(size: str, work_root: Path, runs: int, checkpoint=None) -> dict:
     if "build" in out and "floor" in out:
         out["build_vs_floor_ratio"] = round(out["build"]["seconds"] / out["floor"]["seconds"], 3)
 
+    if not keep:
+        _fresh(landed)  # builds and floors start from copies of it; none is left to run
+
     # -- account detail: the app's data access on the full build ----------------------------------
     if built.exists():
         print(f"[{size}] account detail", flush=True)
@@ -362,6 +366,14 @@ def bench_size(size: str, work_root: Path, runs: int, checkpoint=None) -> dict:
     if built.exists():
         print(f"[{size}] incremental", flush=True)
         guarded("incremental", incremental)
+    if "incremental" in out and "build" in out:
+        inc, full = out["incremental"], out["build"]
+        inc["ratio_to_full_build"] = round(inc["seconds"] / full["seconds"], 4)
+        startup = out.get("dbt_startup", {}).get("seconds")
+        if startup is not None:
+            inc["budget_seconds"] = round(0.05 * full["seconds"] + startup, 3)
+    if not keep:
+        _fresh(built)  # every incremental run has copied it
     reference = work / "full_refresh.duckdb"
     if incremental_db.exists():
         print(f"[{size}] full refresh + marts comparison", flush=True)
@@ -371,12 +383,6 @@ def bench_size(size: str, work_root: Path, runs: int, checkpoint=None) -> dict:
             "marts_comparison",
             lambda: run_step("compare_marts", {"db": str(incremental_db), "reference": str(reference)}, work),
         )
-    if "incremental" in out and "build" in out:
-        inc, full = out["incremental"], out["build"]
-        inc["ratio_to_full_build"] = round(inc["seconds"] / full["seconds"], 4)
-        startup = out.get("dbt_startup", {}).get("seconds")
-        if startup is not None:
-            inc["budget_seconds"] = round(0.05 * full["seconds"] + startup, 3)
 
     out["goals"] = goals(out)
     out["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -568,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(json.dumps(partial, indent=2) + "\n", encoding="utf-8")
             write_markdown(args.results_dir)
 
-        result = bench_size(size, args.work_dir.resolve(), args.runs, checkpoint)
+        result = bench_size(size, args.work_dir.resolve(), args.runs, checkpoint, keep=args.keep)
         path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         print(f"[{size}] results: {path}", flush=True)
         print(json.dumps(result["goals"], indent=2), flush=True)
