@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import duckdb
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -223,6 +224,10 @@ class Query(NamedTuple):
     sql: str
     params: tuple[Any, ...] = ()
     tables: tuple[str, ...] = ()
+    # Build the frame from ``fetchnumpy()`` (``_numpy_frame``) instead of ``.df()``: only for
+    # queries whose column types ``_numpy_frame`` converts exactly as ``.df()`` does (the account
+    # page's: text, integers, decimals/doubles, booleans, dates and naive timestamps).
+    numpy: bool = False
 
 
 def _run_batch(stamp: FileStamp, queries: dict[str, Query], optional: bool) -> dict[str, pd.DataFrame | None]:
@@ -247,11 +252,43 @@ def _run_batch(stamp: FileStamp, queries: dict[str, Query], optional: bool) -> d
 def _execute(connection: duckdb.DuckDBPyConnection, query: Query, optional: bool) -> pd.DataFrame | None:
     """One query; a mart published without a column the query names is "missing", not a crash."""
     try:
-        return connection.execute(query.sql, list(query.params)).df()
+        result = connection.execute(query.sql, list(query.params))
+        return _numpy_frame(result.fetchnumpy()) if query.numpy else result.df()
     except (duckdb.CatalogException, duckdb.BinderException) as error:
         if optional:
             return None
         raise MartMissing([str(error).splitlines()[0]]) from error
+
+
+def _numpy_column(values: np.ndarray) -> Any:
+    """One ``fetchnumpy()`` column as ``.df()`` types it (a masked array holds the NULLs)."""
+    if not isinstance(values, np.ma.MaskedArray):
+        return values  # text becomes pandas' `str` dtype in the frame, as with `.df()`
+    mask = np.ma.getmaskarray(values)
+    data = values.data
+    kind = data.dtype.kind
+    if kind in "iu":
+        return pd.arrays.IntegerArray(data, mask)
+    if kind == "f":
+        return np.where(mask, np.nan, data)
+    if kind == "M":
+        out = data.copy()
+        out[mask] = np.datetime64("NaT")
+        return out
+    if kind == "b":
+        return pd.arrays.BooleanArray(data, mask)
+    if kind == "O":
+        out = data.copy()
+        out[mask] = None
+        return out if mask.all() else pd.array(out, dtype="str")
+    raise TypeError(f"no numpy conversion for {data.dtype}")
+
+
+def _numpy_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The frame ``.df()`` would return, from ``fetchnumpy()``: DuckDB's numpy fetch is ~10x
+    cheaper than its pandas one, and a frame built from the arrays costs about half of ``.df()``
+    (account page: 9 frames, about 4 ms less per call). ``test_app_data`` checks both agree."""
+    return pd.DataFrame({name: _numpy_column(values) for name, values in columns.items()}, copy=False)
 
 
 def _current_stamp() -> FileStamp:
@@ -750,6 +787,18 @@ def account_detail(account_id: str) -> dict[str, pd.DataFrame | None]:
     mart (or a column it reads) is not published; a missing ``dim_accounts`` raises
     ``MartMissing`` instead (the page is meaningless without it).
     """
+    frames = _frames(
+        _account_queries(account_id),
+        optional=True,
+        splits=(("daily", "history", HISTORY_COLUMNS), ("daily", "usage", USAGE_COLUMNS)),
+    )
+    if frames["account"] is None:
+        raise MartMissing([DIM_ACCOUNTS])
+    return frames
+
+
+def _account_queries(account_id: str) -> dict[str, Query]:
+    """The queries of ``account_detail`` (before the daily frame is split), frames built by numpy."""
     key = (str(account_id),)
     queries = {
         "account": Query(
@@ -845,14 +894,7 @@ def account_detail(account_id: str) -> dict[str, pd.DataFrame | None]:
             (NPS_RESPONSES,),
         ),
     }
-    frames = _frames(
-        queries,
-        optional=True,
-        splits=(("daily", "history", HISTORY_COLUMNS), ("daily", "usage", USAGE_COLUMNS)),
-    )
-    if frames["account"] is None:
-        raise MartMissing([DIM_ACCOUNTS])
-    return frames
+    return {name: query._replace(numpy=True) for name, query in queries.items()}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -214,6 +214,42 @@ def test_account_detail_reads_the_two_daily_frames_in_one_query(warehouse):
     assert shown_arr == pytest.approx(expected["arr"].astype(float).tolist())
 
 
+def test_account_detail_frames_from_numpy_equal_duckdbs_pandas_frames(warehouse):
+    # account_detail builds its frames from fetchnumpy() (cheaper than .df()): same values, same
+    # dtypes, for every account of the demo and an unknown one (empty frames).
+    ids = query("select account_id from marts.dim_accounts order by account_id")["account_id"].tolist()
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        for account_id in [*ids, "acc_does_not_exist"]:
+            for name, detail_query in data._account_queries(account_id).items():
+                assert detail_query.numpy, name
+                expected = connection.execute(detail_query.sql, list(detail_query.params)).df()
+                result = connection.execute(detail_query.sql, list(detail_query.params)).fetchnumpy()
+                pd.testing.assert_frame_equal(data._numpy_frame(result), expected, check_exact=True)
+    finally:
+        connection.close()
+
+
+def test_numpy_frames_keep_nulls_as_duckdbs_pandas_frames_do():
+    # Every NULL-able type the account page reads, with and without NULLs, and no rows at all.
+    sql = """
+        select * from (values
+            (1, 10::bigint, 1.5::decimal(18,6), 2.5::double, date '2024-01-02',
+             timestamp '2024-01-02 03:04:05', true, 'a', 'x', null::varchar),
+            (2, null, null, null, null, null, null, null, 'y', null)
+        ) as t(k, n, money, ratio, day, stamp, flag, label, full_label, no_label)
+        where k <= ?
+    """
+    connection = duckdb.connect()
+    try:
+        for rows in (0, 1, 2):
+            expected = connection.execute(sql, [rows]).df()
+            frame = data._numpy_frame(connection.execute(sql, [rows]).fetchnumpy())
+            pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+    finally:
+        connection.close()
+
+
 def test_feature_adoption_by_outcome_is_the_mart(warehouse):
     require(data.ADOPTION_BY_OUTCOME)
     mart = query("select * from marts.mart_feature_adoption_by_outcome")
