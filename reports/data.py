@@ -218,6 +218,10 @@ def _reading(stamp: FileStamp) -> Iterator[tuple[duckdb.DuckDBPyConnection, froz
             view.close_if_unused()
 
 
+# A query's result: a frame, the columns of a ``numpy`` query, or None (its mart is missing).
+_Result = pd.DataFrame | dict[str, np.ndarray] | None
+
+
 class Query(NamedTuple):
     """A constant SQL text, its ``?`` parameters, and the tables it reads (checked before running)."""
 
@@ -230,7 +234,7 @@ class Query(NamedTuple):
     numpy: bool = False
 
 
-def _run_batch(stamp: FileStamp, queries: dict[str, Query], optional: bool) -> dict[str, pd.DataFrame | None]:
+def _run_batch(stamp: FileStamp, queries: dict[str, Query], optional: bool) -> dict[str, _Result]:
     """Runs several queries on one cursor of the current view.
 
     With ``optional`` a query whose tables are missing yields ``None``; otherwise ``MartMissing``.
@@ -240,7 +244,7 @@ def _run_batch(stamp: FileStamp, queries: dict[str, Query], optional: bool) -> d
             if table.split(".", 1)[0] not in READABLE_SCHEMAS:
                 raise ValueError(f"the app reads only {READABLE_SCHEMAS}, not {table}")
     with _reading(stamp) as (cursor, existing):
-        results: dict[str, pd.DataFrame | None] = {}
+        results: dict[str, _Result] = {}
         for name, query in queries.items():
             missing = [table for table in query.tables if table not in existing]
             if missing and not optional:
@@ -249,11 +253,12 @@ def _run_batch(stamp: FileStamp, queries: dict[str, Query], optional: bool) -> d
         return results
 
 
-def _execute(connection: duckdb.DuckDBPyConnection, query: Query, optional: bool) -> pd.DataFrame | None:
+def _execute(connection: duckdb.DuckDBPyConnection, query: Query, optional: bool) -> _Result:
     """One query; a mart published without a column the query names is "missing", not a crash."""
     try:
         result = connection.execute(query.sql, list(query.params))
-        return _numpy_frame(result.fetchnumpy()) if query.numpy else result.df()
+        # numpy queries return their columns; `_split` builds the frames (each split from the arrays)
+        return result.fetchnumpy() if query.numpy else result.df()
     except (duckdb.CatalogException, duckdb.BinderException) as error:
         if optional:
             return None
@@ -304,22 +309,27 @@ def _current_stamp() -> FileStamp:
 Split = tuple[str, str, tuple[str, ...]]
 
 
-def _split(
-    frames: dict[str, pd.DataFrame | None], splits: tuple[Split, ...]
-) -> dict[str, pd.DataFrame | None]:
-    """Replaces each source frame by its column subsets (``None`` stays ``None``).
+def _split(frames: dict[str, _Result], splits: tuple[Split, ...]) -> dict[str, pd.DataFrame | None]:
+    """Replaces each source frame by its column subsets (``None`` stays ``None``), and turns the
+    columns of ``numpy`` queries into frames.
 
-    Positional ``iloc`` rather than ``frame[names]``: pandas' label lookup cost about 40 % more.
+    A numpy query's subsets are built from its arrays (no frame of every column, no copy by
+    ``iloc``); a frame's by positional ``iloc`` (pandas' label lookup cost about 40 % more).
     """
     for source, name, columns in splits:
         frame = frames.get(source)
         if frame is None:
             frames[name] = None
-            continue
-        positions = [frame.columns.get_loc(column) for column in columns]
-        frames[name] = frame.iloc[:, positions]
+        elif isinstance(frame, dict):
+            frames[name] = _numpy_frame({column: frame[column] for column in columns})
+        else:
+            positions = [frame.columns.get_loc(column) for column in columns]
+            frames[name] = frame.iloc[:, positions]
     for source in {split[0] for split in splits}:
         frames.pop(source, None)
+    for name, frame in frames.items():
+        if isinstance(frame, dict):
+            frames[name] = _numpy_frame(frame)
     return frames
 
 
