@@ -93,7 +93,12 @@ def _create_staging_inputs(database: Path) -> None:
                 current_period_end_at timestamptz, cancel_at_period_end boolean, canceled_at timestamptz,
                 ended_at timestamptz, created_at timestamptz)"""
         )
-        con.execute("create table staging.stg_product__events (event_id varchar, event_at timestamptz)")
+        # the as-of month falls back to the latest event date: the reference has no events
+        con.execute("create schema intermediate")
+        con.execute(
+            "create table intermediate.int_events_matched_to_account_rules"
+            " (event_id varchar, event_date date)"
+        )
         # mart_cohort_retention reads health on the months' first days; the reference has none.
         con.execute("create schema marts")
         con.execute(
