@@ -45,9 +45,10 @@ SEED = 42
 # users scale with accounts (the generator draws seats per account).
 SIZES: dict[str, dict[str, int]] = {
     "tiny": {"accounts": 20, "days": 40},
-    "small": {"accounts": 260, "days": 365},  # ~1M events
-    "medium": {"accounts": 2_600, "days": 365},  # ~10M events
-    "large": {"accounts": 13_000, "days": 365},  # ~50M events
+    "small": {"accounts": 260, "days": 365},  # 1.36M events
+    "medium": {"accounts": 2_600, "days": 365},  # 12.2M events
+    # 13,000 accounts gave ~61M events once the generator's users followed seats (session 2)
+    "large": {"accounts": 10_700, "days": 365},  # ~50M events
 }
 LADDER = ["small", "medium", "large"]
 REPEAT_BELOW_SECONDS = 60.0
