@@ -41,7 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 END_DATE = "2026-06-30"
 SEED = 42
-# Accounts scale the event volume (about 3,850 events per account-year with the demo's mix);
+# Accounts scale the event volume (about 4,670 events per account-year with the demo's mix);
 # users scale with accounts (the generator draws seats per account).
 SIZES: dict[str, dict[str, int]] = {
     "tiny": {"accounts": 20, "days": 40},
