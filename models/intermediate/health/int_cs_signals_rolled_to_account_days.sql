@@ -110,17 +110,22 @@ tickets_opened_daily as (
 
 ),
 
-current_inputs as (
+-- Every account-day with its CRM inputs (null where it had none): the fingerprint reads them all,
+-- the re-read stretch the days from its start.
+day_inputs as (
 
     select
         all_days.account_id,
         all_days.date_day,
-        {{ day_grain_fingerprint([
-            'human_touches_daily.human_touches', 'human_touches_daily.sentiment_points',
-            'human_touches_daily.sentiment_touches', 'nps_daily.nps_score_sum', 'nps_daily.nps_responses',
-            'tickets_opened_daily.tickets_opened', 'tickets_opened_daily.tickets_closed',
-            'tickets_opened_daily.days_to_close_sum', 'tickets_opened_daily.last_closed_date',
-        ]) }} as input_fingerprint
+        human_touches_daily.human_touches,
+        human_touches_daily.sentiment_points,
+        human_touches_daily.sentiment_touches,
+        nps_daily.nps_score_sum,
+        nps_daily.nps_responses,
+        tickets_opened_daily.tickets_opened,
+        tickets_opened_daily.tickets_closed,
+        tickets_opened_daily.days_to_close_sum,
+        tickets_opened_daily.last_closed_date
     from all_days
     left join human_touches_daily
         on
@@ -134,6 +139,19 @@ current_inputs as (
         on
             all_days.account_id = tickets_opened_daily.account_id
             and all_days.date_day = tickets_opened_daily.opened_date
+
+),
+
+current_inputs as (
+
+    select
+        account_id,
+        date_day,
+        {{ day_grain_fingerprint([
+            'human_touches', 'sentiment_points', 'sentiment_touches', 'nps_score_sum', 'nps_responses',
+            'tickets_opened', 'tickets_closed', 'days_to_close_sum', 'last_closed_date',
+        ]) }} as input_fingerprint
+    from day_inputs
 
 ),
 
@@ -197,25 +215,17 @@ daily as (
     select
         spine.account_id,
         spine.date_day,
-        coalesce(human_touches_daily.human_touches, 0) as human_touches,
-        coalesce(human_touches_daily.sentiment_points, 0) as sentiment_points,
-        coalesce(human_touches_daily.sentiment_touches, 0) as sentiment_touches,
-        coalesce(nps_daily.nps_score_sum, 0) as nps_score_sum,
-        coalesce(nps_daily.nps_responses, 0) as nps_responses,
-        coalesce(tickets_opened_daily.tickets_opened, 0) as tickets_opened
+        coalesce(day_inputs.human_touches, 0) as human_touches,
+        coalesce(day_inputs.sentiment_points, 0) as sentiment_points,
+        coalesce(day_inputs.sentiment_touches, 0) as sentiment_touches,
+        coalesce(day_inputs.nps_score_sum, 0) as nps_score_sum,
+        coalesce(day_inputs.nps_responses, 0) as nps_responses,
+        coalesce(day_inputs.tickets_opened, 0) as tickets_opened
     from spine
-    left join human_touches_daily
+    inner join day_inputs
         on
-            spine.account_id = human_touches_daily.account_id
-            and spine.date_day = human_touches_daily.activity_date
-    left join nps_daily
-        on
-            spine.account_id = nps_daily.account_id
-            and spine.date_day = nps_daily.response_date
-    left join tickets_opened_daily
-        on
-            spine.account_id = tickets_opened_daily.account_id
-            and spine.date_day = tickets_opened_daily.opened_date
+            spine.account_id = day_inputs.account_id
+            and spine.date_day = day_inputs.date_day
 
 ),
 
