@@ -69,7 +69,9 @@ with stitched as (
         where message_type = 'identify' and anonymous_id is not null and user_id is not null
         group by anonymous_id
     ) as anon
-        on events.user_id is null and events.anonymous_id = anon.anonymous_id
+        -- on the anonymousId alone (coalesce keeps a known userId): `events.user_id is null` in the
+        -- condition made this a blockwise nested-loop join (events x identified anonymousIds)
+        on events.anonymous_id = anon.anonymous_id
 ),
 
 group_calls as (
@@ -246,37 +248,57 @@ window account_history as (
 
 -- 6. usage components and composite
 create or replace table bench_floor.usage_scored as
-with feature_windows as (
-    -- per key feature: its events in the 30 days ending on each day (day 30 in, day 31 out)
+-- 6a. per key feature and account: its events in the 30 days ending on each day (day 30 in, day 31
+-- out) and whether it was used in them, as step sums (no range join of account-days x feature-days):
+-- a feature's events on day d add on d and leave on d + 30; its weight counts on
+-- [d, min(d + 30, its next day of use)). Steps before the account's first spine day land on that day.
+with feature_days as (
     select
-        account_days.account_id,
-        account_days.date_day,
-        feature_days.feature_name,
-        max(feature_days.weight) as weight,
-        sum(feature_days.feature_events) as feature_events_30d
-    from bench_floor.account_days as account_days
-    inner join (
-        select account_id, event_date, feature_name, max(feature_weight) as weight, count(*) as feature_events
-        from bench_floor.resolved
-        where feature_name is not null
-        group by all
-    ) as feature_days
-        on
-            account_days.account_id = feature_days.account_id
-            and feature_days.event_date > account_days.date_day - 30
-            and feature_days.event_date <= account_days.date_day
+        account_id,
+        feature_name,
+        event_date as date_day,
+        max(feature_weight) as weight,
+        count(*) as feature_events,
+        lead(event_date) over (partition by account_id, feature_name order by event_date) as next_date
+    from bench_floor.resolved
+    where feature_name is not null
+    group by account_id, feature_name, event_date
+),
+
+feature_steps as (
+    select
+        feature_days.account_id,
+        greatest(edges.step_day, cast(accounts.created_at as date)) as date_day,
+        sum(edges.weight_step) as weight_step,
+        sum(edges.events_step) as events_step
+    from feature_days
+    inner join bench_floor.accounts as accounts using (account_id)
+    cross join lateral (
+        select feature_days.date_day as step_day, feature_days.weight as weight_step,
+            feature_days.feature_events as events_step
+        union all
+        select least(coalesce(feature_days.next_date, feature_days.date_day + 30), feature_days.date_day + 30),
+            -feature_days.weight, 0
+        union all
+        select feature_days.date_day + 30, 0, -feature_days.feature_events
+    ) as edges (step_day, weight_step, events_step)
     group by all
 ),
 
 -- the weighted share of key features used in the window (each feature once) and their events
 feature_adoption as (
     select
-        account_id,
-        date_day,
-        sum(weight) / (select sum(weight) from bench_floor.key_features) as adopted_weight_ratio,
-        sum(feature_events_30d) as key_feature_events_30d
-    from feature_windows
-    group by all
+        account_days.account_id,
+        account_days.date_day,
+        sum(coalesce(feature_steps.weight_step, 0)) over account_history
+        / (select sum(weight) from bench_floor.key_features) as adopted_weight_ratio,
+        sum(coalesce(feature_steps.events_step, 0)) over account_history as key_feature_events_30d
+    from bench_floor.account_days as account_days
+    left join feature_steps using (account_id, date_day)
+    window account_history as (
+        partition by account_days.account_id order by account_days.date_day
+        rows between unbounded preceding and current row
+    )
 ),
 
 seats as (
