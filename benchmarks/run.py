@@ -174,6 +174,26 @@ def machine() -> dict:
     }
 
 
+def source_commit() -> str | None:
+    """The commit the ladder ran from (`+dirty` when the tree had uncommitted changes), so a
+    reader can tell which code each size's figures belong to."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{head}+dirty" if dirty else head
+
+
 def _dbt(work: Path, db: Path, command: list[str], label: str) -> dict:
     artifacts = work / "artifacts" / label
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -206,6 +226,7 @@ def bench_size(size: str, work_root: Path, runs: int, checkpoint=None, keep: boo
         "params": {**params, "seed": SEED, "end_date": END_DATE, "format": "parquet"},
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
+        "commit": source_commit(),
         "loadavg_at_start": _loadavg(),
         "errors": {},
     }
@@ -475,6 +496,7 @@ def write_markdown(results_dir: Path) -> Path:
                 values.append("-")
         rows.append([label, *values])
 
+    row("commit", lambda r: r.get("commit") or "(not recorded)")
     row("accounts x days", lambda r: f"{r['params']['accounts']:,} x {r['params']['days']}")
     row("event lines", lambda r: f"{r['generate']['events']:,}")
     row(

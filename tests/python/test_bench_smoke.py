@@ -74,6 +74,12 @@ def test_every_step_is_measured(bench):
     detail = result["account_detail"]
     assert detail["calls"] == 20  # tiny has 20 accounts: every one is asked for
     assert 0 < detail["p50_ms"] <= detail["p95_ms"]
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / ".git").exists():  # the figures name the code they were measured on
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        assert result["commit"].split("+")[0] == head
     machine = result["machine"]
     assert machine["nproc"] >= 1 and machine["memory_gb"] > 0 and machine["versions"]["dbt-core"]
     assert set(result["goals"]) == {
