@@ -40,18 +40,32 @@ all_accounts_daily as (
 
 ),
 
-current_inputs as (
+-- Every account-day with its inputs: the ARR, renewal and status of the day and the override in
+-- force (null where none). The fingerprint reads every day, the re-read stretch the days from its
+-- start, so each account-day's inputs are joined once.
+day_inputs as (
 
     select
-        all_components.account_id,
-        all_components.date_day,
+        all_components.*,
+        all_accounts_daily.arr,
+        all_accounts_daily.renewal_date,
+        all_accounts_daily.subscription_status,
+        all_overrides.override_id,
+        all_overrides.override_quadrant,
+        all_overrides.override_score,
+        all_overrides.override_note,
+        all_overrides.override_author,
+        all_overrides.override_expires_at,
+        all_overrides.override_id is not null as has_override,
+        coalesce(all_overrides.is_override_at_risk, false) as is_override_at_risk,
+        -- all_components.* brings the components' own fingerprints: this one is the mart row's
         {{ day_grain_fingerprint([
             'all_components.output_fingerprint', 'all_overrides.override_id',
             'all_overrides.override_quadrant', 'all_overrides.override_score', 'all_overrides.override_note',
             'all_overrides.override_author', 'all_overrides.override_expires_at',
             'all_accounts_daily.arr', 'all_accounts_daily.renewal_date',
             'all_accounts_daily.subscription_status', "'" ~ var('at_risk_threshold') ~ "'",
-        ]) }} as input_fingerprint
+        ]) }} as mart_input_fingerprint
     from all_components
     left join all_accounts_daily
         on
@@ -64,76 +78,29 @@ current_inputs as (
 
 ),
 
+-- (the fingerprints are compared in an incremental run only)
 reprocess_window as (
 
-    {{ day_grain_reprocess_window('current_inputs') }}
+    {{ day_grain_reprocess_window(
+        '(select account_id, date_day, mart_input_fingerprint as input_fingerprint from day_inputs)'
+    ) }}
 
 ),
 
 -- The re-read stretch: the replaced days and the 30 days before them (the 30-day move).
-components as (
-
-    select all_components.*
-    from all_components
-    cross join reprocess_window
-    where all_components.date_day >= {{ dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') }}
-
-),
-
-overrides as (
-
-    select all_overrides.*
-    from all_overrides
-    cross join reprocess_window
-    where all_overrides.date_day >= {{ dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') }}
-
-),
-
-accounts_daily as (
-
-    select all_accounts_daily.*
-    from all_accounts_daily
-    cross join reprocess_window
-    where all_accounts_daily.date_day >= {{ dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') }}
-
-),
-
 banded as (
 
     select
-        components.*,
-        accounts_daily.arr,
-        accounts_daily.renewal_date,
-        accounts_daily.subscription_status,
-        overrides.override_id,
-        overrides.override_quadrant,
-        overrides.override_score,
-        overrides.override_note,
-        overrides.override_author,
-        overrides.override_expires_at,
-        overrides.override_id is not null as has_override,
-        coalesce(overrides.is_override_at_risk, false) as is_override_at_risk,
-        -- components.* brings the components' own fingerprints: this one is the mart row's
-        current_inputs.input_fingerprint as mart_input_fingerprint,
+        day_inputs.*,
         case
-            when components.insufficient_data_reason is not null then 'insufficient_data'
-            when components.health_score < {{ var('at_risk_threshold') }} then 'at_risk'
-            when components.health_score >= components.healthy_threshold then 'healthy'
+            when day_inputs.insufficient_data_reason is not null then 'insufficient_data'
+            when day_inputs.health_score < {{ var('at_risk_threshold') }} then 'at_risk'
+            when day_inputs.health_score >= day_inputs.healthy_threshold then 'healthy'
             else 'neutral'
         end as health_band
-    from components
-    left join accounts_daily
-        on
-            components.account_id = accounts_daily.account_id
-            and components.date_day = accounts_daily.date_day
-    left join overrides
-        on
-            components.account_id = overrides.account_id
-            and components.date_day = overrides.date_day
-    inner join current_inputs
-        on
-            components.account_id = current_inputs.account_id
-            and components.date_day = current_inputs.date_day
+    from day_inputs
+    cross join reprocess_window
+    where day_inputs.date_day >= {{ dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') }}
 
 ),
 
