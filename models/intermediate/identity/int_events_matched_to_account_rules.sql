@@ -2,28 +2,29 @@
 -- none applies, why. CONTRACT section 2; precedence and tie rules in DECISIONS.md "Identity".
 -- A table, not a view: three window passes over every event, read by the usage models and by
 -- quality.unresolved_events, should run once per build.
--- Incremental (issue 9): a run resolves the new events (a user whose new events all follow their
--- built ones continues rule 3 from the group call in force at their latest built event) and
--- resolves again every event of users whose answer can have changed: late events, a changed
--- stitched user, or a rule 1-4 answer that differs from the built one (memberships or accounts
--- edited). Each rule's answer is kept per event, so a run finds those changes by comparing,
--- without the window passes over every event. Spark has no delete or merge on plain tables: a
--- table there.
+-- Incremental (issue 9): a run resolves the new events, the stitched events loaded after the
+-- built table's latest `loaded_at` (a user whose new events all follow their built ones continues
+-- rule 3 from the group call in force at their latest built event), and resolves again every event
+-- of users whose answer can have changed: late events, a changed stitched user (looked for among
+-- the anonymous ids of the new events only), or a rule 1-4 answer that differs from the built one
+-- (memberships or accounts edited; rule 2 compared per user and day). Each rule's answer is kept
+-- per event, so a run finds those changes by comparing, without the window passes over every
+-- event. When the stitched table no longer holds every built event (a re-landed file), the run
+-- resolves every event again (macros/incremental/identity_high_water_mark.sql). Spark has no
+-- delete or merge on plain tables: a table there.
 {{
     config(
         materialized='table' if target.type == 'spark' else 'incremental',
         unique_key='event_id',
         on_schema_change='append_new_columns',
+        pre_hook="{{ identity_rebuild_pre_hook('match') }}" if target.type != 'spark' else [],
     )
 }}
 
-{#- Incremental only when the built table keeps each rule's answer (tables built before it had not:
-    the first run then resolves every event again). #}
-{%- set resolve_touched_only = false %}
-{%- if is_incremental() %}
-    {%- set built_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
-    {%- set resolve_touched_only = 'group_call_account_id' in built_columns %}
-{%- endif %}
+{#- Incremental only when the built table keeps each rule's answer and `loaded_at` (tables built
+    before had not: the first run then resolves every event again). #}
+{%- set plan = identity_match_plan(this, ref('int_events_stitched_to_users')) if target.type != 'spark' else ['full', none] %}
+{%- set resolve_touched_only = plan[0] == 'touched' %}
 
 with
 
@@ -43,7 +44,8 @@ stitched_events as (
         quota_name,
         quota_threshold_pct,
         event_at,
-        cast(event_at as date) as event_date
+        cast(event_at as date) as event_date,
+        loaded_at
     from {{ ref('int_events_stitched_to_users') }}
 ),
 
@@ -68,23 +70,14 @@ memberships as (
 -- Computed for every event, also on incremental runs: comparing it with what was built finds the
 -- users whose memberships changed.
 -- Per user and day, not per event: the answer depends on nothing else, and a user has many events a day.
-membership_matches as (
+{%- set membership_matches_of %}
     select
         user_days.user_id,
         user_days.event_date,
         count(distinct memberships.account_id) as membership_accounts,
         case when count(distinct memberships.account_id) = 1 then max(memberships.account_id) end
             as membership_account_id
-    from (
-        select
-            user_id,
-            event_date
-        from stitched_events
-        where user_id is not null
-        group by
-            user_id,
-            event_date
-    ) as user_days
+    from (USER_DAYS) as user_days
     inner join memberships
         on
             user_days.user_id = memberships.user_id
@@ -95,7 +88,23 @@ membership_matches as (
     group by
         user_days.user_id,
         user_days.event_date
+{%- endset %}
+{%- set user_days_of_events %}
+        select
+            user_id,
+            event_date
+        from EVENTS
+        where user_id is not null
+        group by
+            user_id,
+            event_date
+{%- endset %}
+
+{% if not resolve_touched_only %}
+membership_matches as (
+    {{ membership_matches_of | replace('USER_DAYS', user_days_of_events | replace('EVENTS', 'stitched_events')) }}
 ),
+{% endif %}
 
 -- Rule 4: a user's e-mail is the one of their latest identify call that carries one (ties: the
 -- greater event_id), whenever the event happened.
@@ -155,37 +164,54 @@ built as (
     from {{ this }}
 ),
 
+-- The stitched events loaded after the latest one built here (a literal: the macro checked that
+-- none of them is built already).
 new_events as (
     select
-        stitched_events.event_id,
-        stitched_events.user_id,
-        stitched_events.anonymous_id,
-        stitched_events.event_at
-    from stitched_events
-    where not exists (
-        select 1
-        from built
-        where built.event_id = stitched_events.event_id
-    )
+        event_id,
+        user_id,
+        anonymous_id,
+        event_at
+    from {{ ref('int_events_stitched_to_users') }}
+    where loaded_at > '{{ plan[1] }}'
 ),
 
 -- Built events whose stitched user changed (int_events_stitched_to_users re-stitched the anonymous
--- ids of the new events): both the old and the new user must be resolved again.
+-- ids of the new events, and only those): both the old and the new user must be resolved again.
 restitched_events as (
     select
-        stitched_events.event_id,
-        stitched_events.user_id,
+        same_anonymous_ids.event_id,
+        same_anonymous_ids.user_id,
         built.user_id as built_user_id
-    from stitched_events
-    inner join built
-        on stitched_events.event_id = built.event_id
-    where
-        stitched_events.anonymous_id in (
+    from (
+        select
+            stitched_events.event_id,
+            stitched_events.user_id
+        from stitched_events
+        where stitched_events.anonymous_id in (
             select new_events.anonymous_id
             from new_events
             where new_events.anonymous_id is not null
         )
-        and coalesce(stitched_events.user_id, '') <> coalesce(built.user_id, '')
+    ) as same_anonymous_ids
+    inner join built
+        on same_anonymous_ids.event_id = built.event_id
+    where coalesce(same_anonymous_ids.user_id, '') <> coalesce(built.user_id, '')
+),
+
+-- Rule 2's built answers per user and day, and what the memberships say now.
+built_user_days as (
+    select distinct
+        user_id,
+        cast(event_at as date) as event_date,
+        membership_accounts,
+        membership_account_id
+    from built
+    where user_id is not null
+),
+
+built_user_day_matches as (
+    {{ membership_matches_of | replace('USER_DAYS', 'select user_id, event_date from built_user_days') }}
 ),
 
 -- Users with new events and nothing built at or after the first of them: rules 1, 2 and 4 look at
@@ -257,15 +283,17 @@ rebuilt_users as (
     union
     select built_user_id from restitched_events
     union
-    select built.user_id
-    from built
-    left join membership_matches
+    select built_user_days.user_id
+    from built_user_days
+    left join built_user_day_matches
         on
-            built.user_id = membership_matches.user_id
-            and cast(built.event_at as date) = membership_matches.event_date
+            built_user_days.user_id = built_user_day_matches.user_id
+            and built_user_days.event_date = built_user_day_matches.event_date
     where
-        coalesce(built.membership_accounts, -1) <> coalesce(membership_matches.membership_accounts, 0)
-        or coalesce(built.membership_account_id, '') <> coalesce(membership_matches.membership_account_id, '')
+        coalesce(built_user_days.membership_accounts, -1)
+        <> coalesce(built_user_day_matches.membership_accounts, 0)
+        or coalesce(built_user_days.membership_account_id, '')
+        <> coalesce(built_user_day_matches.membership_account_id, '')
     union
     -- a group call whose account became known or unknown
     select built.user_id
@@ -360,6 +388,13 @@ events as (
     {% endif %}
 ),
 
+{% if resolve_touched_only %}
+-- Rule 2 for the events resolved here only.
+membership_matches as (
+    {{ membership_matches_of | replace('USER_DAYS', user_days_of_events | replace('EVENTS', 'events')) }}
+),
+{% endif %}
+
 -- Rule 3: one timeline per user; the running count of group calls naming a known account numbers
 -- the stretches that each start with one such call. On a tie in time the group call sorts first,
 -- so a call at the event's own timestamp is "at or before" it.
@@ -432,6 +467,8 @@ final as (
         quota_threshold_pct,
         event_at,
         event_date,
+        -- when the raw row was landed (an incremental run's high-water mark)
+        loaded_at,
         -- What each rule says (kept so that an incremental run can tell when an answer changed).
         context_account_id,
         membership_accounts,

@@ -1,16 +1,24 @@
 -- Every event with the user it belongs to: its own userId, else the userId of the first identify
 -- call with the same anonymousId at or after it (CONTRACT section 2; DECISIONS.md "Identity").
--- Incremental (issue 9): a run stitches the new events and every event of the anonymous ids of new
--- identify calls or new events without a user (a new identify call re-stitches its anonymous id's
--- earlier events); other rows stay as built. Events are append-only (a Segment messageId is never
--- withdrawn). Spark has no delete or merge on plain tables: a table there.
+-- Incremental (issue 9): a run reads only the raw rows loaded after the built table's latest
+-- `loaded_at` (the filter is a literal on the raw column, so the other rows are never parsed:
+-- macros/incremental/identity_high_water_mark.sql). It stitches those events and again every built
+-- event of the anonymous ids of new identify calls or new events without a user (a new identify
+-- call re-stitches its anonymous id's earlier events), read back from the built table; other rows
+-- stay as built. Events are append-only (a Segment messageId is never withdrawn); a re-landed
+-- (changed) file makes the run rebuild from every staged event. Spark has no delete or merge on
+-- plain tables: a table there.
 {{
     config(
         materialized='table' if target.type == 'spark' else 'incremental',
         unique_key='event_id',
         on_schema_change='append_new_columns',
+        pre_hook="{{ identity_rebuild_pre_hook('stitch') }}" if target.type != 'spark' else [],
     )
 }}
+
+{%- set plan = identity_stitch_plan(this) if target.type != 'spark' else ['full', none] %}
+{%- set new_rows_only = plan[0] == 'new_rows' %}
 
 with
 
@@ -28,19 +36,20 @@ staged_events as (
         milestone_name,
         quota_name,
         quota_threshold_pct,
-        event_at
+        event_at,
+        loaded_at,
+        source_file
     from {{ ref('stg_product__events') }}
+    {% if new_rows_only %}
+        -- only the rows landed after the built table's latest one (a literal: pruned before parsing)
+        where loaded_at > '{{ plan[1] }}'
+    {% endif %}
 ),
 
-{% if is_incremental() %}
+{% if new_rows_only %}
 new_events as (
     select staged_events.*
     from staged_events
-    where not exists (
-        select 1
-        from {{ this }} as built
-        where built.event_id = staged_events.event_id
-    )
 ),
 
 -- Only a new identify call (it may stitch earlier events) or a new event without a user (it needs
@@ -51,20 +60,42 @@ restitched_anonymous_ids as (
     where anonymous_id is not null and (user_id is null or message_type = 'identify')
 ),
 
+-- The built events of those anonymous ids, as staged (a stitched user_id was null when staged).
+restitched_built_events as (
+    select
+        built.event_id,
+        built.message_type,
+        built.event_name,
+        case when built.is_stitched then null else built.user_id end as user_id,
+        built.anonymous_id,
+        built.context_group_id,
+        built.group_id,
+        built.email,
+        built.gated_feature_name as feature_name,
+        built.milestone_name,
+        built.quota_name,
+        built.quota_threshold_pct,
+        built.event_at,
+        built.loaded_at,
+        built.source_file
+    from {{ this }} as built
+    where
+        built.anonymous_id in (
+            select restitched_anonymous_ids.anonymous_id
+            from restitched_anonymous_ids
+        )
+        and built.event_id not in (select new_events.event_id from new_events)
+),
+
 {% endif %}
 
--- Every event on a full build; on an incremental run the new events and every event of those
--- anonymous ids.
+-- Every event on a full build; on an incremental run the new events and every built event of the
+-- anonymous ids they re-stitch.
 events as (
-    select staged_events.*
-    from staged_events
-    {% if is_incremental() %}
-        where
-            staged_events.event_id in (select new_events.event_id from new_events)
-            or staged_events.anonymous_id in (
-                select restitched_anonymous_ids.anonymous_id
-                from restitched_anonymous_ids
-            )
+    select * from staged_events
+    {% if new_rows_only %}
+        union all
+        select * from restitched_built_events
     {% endif %}
 ),
 
@@ -114,7 +145,10 @@ final as (
         events.milestone_name,
         events.quota_name,
         events.quota_threshold_pct,
-        events.event_at
+        events.event_at,
+        -- when the raw row was landed and from which file (an incremental run's high-water mark)
+        events.loaded_at,
+        events.source_file
     from events
     left join stitched
         on events.event_id = stitched.event_id

@@ -24,6 +24,7 @@ typed as (
         {{ try_cast_timestamp_utc('source.timestamp') }} as event_at,
         {{ try_cast_timestamp_utc('source.received_at') }} as received_at,
         source._loaded_at as loaded_at,
+        source._source_file as source_file,
         source.message_id as record_key,
         {{ row_to_json_text('source') }} as raw_payload
     from source

@@ -21,7 +21,10 @@ final as (
         properties,
         traits,
         event_at,
-        received_at
+        received_at,
+        -- when and from which file dlt landed the row: the identity models' high-water mark
+        loaded_at,
+        source_file
     from checked
     where rejection_reason is null
 )
