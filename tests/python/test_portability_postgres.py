@@ -37,6 +37,8 @@ COMPARED_SCHEMAS = ("staging", "intermediate", "marts")
 LOAD_METADATA = frozenset(
     {"loaded_at", "dlt_id", "dlt_load_id", "dlt_parent_id", "dlt_root_id"}
     | {"_loaded_at", "_dlt_id", "_dlt_load_id", "_dlt_parent_id", "_dlt_root_id"}
+    # when the run that wrote the row started (macros/tests/rewritten_rows.sql)
+    | {"_built_at"}
 )
 # The health chain's change-detection hashes (macros/cross_db/day_grain_incremental.sql): md5 of each
 # engine's own text of the values (a double or a boolean prints differently), not data to compare.

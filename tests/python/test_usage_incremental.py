@@ -49,7 +49,10 @@ def _dbt(tmp: Path, db: Path, *extra: str) -> None:
 
 def _usage(db: Path) -> pd.DataFrame:
     with duckdb.connect(str(db), read_only=True) as con:
-        frame = con.sql(f"select * from intermediate.{USAGE_MODEL} order by account_day_id").df()
+        # _built_at: when the run that wrote the row started (macros/tests/rewritten_rows.sql), not data
+        frame = con.sql(
+            f"select * exclude (_built_at) from intermediate.{USAGE_MODEL} order by account_day_id"
+        ).df()
     return frame.reset_index(drop=True)
 
 

@@ -319,5 +319,7 @@ select
         'last_human_touch_date', 'human_touches_90d', 'avg_sentiment_points_90d', 'avg_nps_180d',
         'avg_nps_last_90d', 'avg_nps_prior_90d', 'tickets_opened_30d', 'open_tickets',
         'oldest_open_ticket_age_days',
-    ]) }} as output_fingerprint
+    ]) }} as output_fingerprint,
+    -- the run that wrote the row: data tests check the latest write's rows (macros/tests/rewritten_rows.sql)
+    {{ built_at_column() }} as _built_at
 from final

@@ -316,5 +316,7 @@ select
         'health_breadth_weight',
         'health_cs_engagement_weight',
         'healthy_threshold',
-    ]) }} as output_fingerprint
+    ]) }} as output_fingerprint,
+    -- the run that wrote the row: data tests check the latest write's rows (macros/tests/rewritten_rows.sql)
+    {{ built_at_column() }} as _built_at
 from final

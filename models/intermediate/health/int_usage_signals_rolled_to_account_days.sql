@@ -261,5 +261,7 @@ select
         'licensed_seats', 'active_users_30d', 'active_user_ratio_30d', 'last_active_date',
         'source_last_event_date', 'key_feature_events_30d', 'adopted_feature_weight_ratio',
         'feature_gate_hits_30d', 'quota_threshold_events_30d', 'top_user_event_share_30d',
-    ]) }} as output_fingerprint
+    ]) }} as output_fingerprint,
+    -- the run that wrote the row: data tests check the latest write's rows (macros/tests/rewritten_rows.sql)
+    {{ built_at_column() }} as _built_at
 from final

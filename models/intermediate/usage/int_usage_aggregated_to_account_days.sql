@@ -345,7 +345,9 @@ final as (
         rolled.active_users_30d,
         rolled.key_features_used_7d,
         rolled.key_features_used_30d,
-        rolled.last_active_at
+        rolled.last_active_at,
+        -- the run that wrote the row: data tests check the latest write's rows (macros/tests/rewritten_rows.sql)
+        {{ built_at_column() }} as _built_at
     from rolled
     left join daily_events
         on
