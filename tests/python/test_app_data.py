@@ -215,19 +215,68 @@ def test_account_detail_reads_the_two_daily_frames_in_one_query(warehouse):
 
 
 def test_account_detail_frames_from_numpy_equal_duckdbs_pandas_frames(warehouse):
-    # account_detail builds its frames from fetchnumpy() (cheaper than .df()): same values, same
-    # dtypes, for every account of the demo and an unknown one (empty frames).
+    # account_detail builds its frames from fetchnumpy() (cheaper than .df()) and orders the rows
+    # after the fetch (cheaper than DuckDB's ORDER BY): same values, same dtypes, same order and
+    # limit as DuckDB's ORDER BY ... LIMIT gives to .df(), for every account of the demo and an
+    # unknown one (empty frames).
     ids = query("select account_id from marts.dim_accounts order by account_id")["account_id"].tolist()
     connection = duckdb.connect(str(warehouse), read_only=True)
     try:
         for account_id in [*ids, "acc_does_not_exist"]:
             for name, detail_query in data._account_queries(account_id).items():
                 assert detail_query.numpy, name
-                expected = connection.execute(detail_query.sql, list(detail_query.params)).df()
-                result = connection.execute(detail_query.sql, list(detail_query.params)).fetchnumpy()
+                assert "order by" not in detail_query.sql.lower(), name
+                expected = connection.execute(detail_query.ordered_sql(), list(detail_query.params)).df()
+                result = data._execute(connection, detail_query, optional=False)
                 pd.testing.assert_frame_equal(data._numpy_frame(result), expected, check_exact=True)
     finally:
         connection.close()
+
+
+def test_rows_ordered_after_the_fetch_follow_duckdbs_order_by():
+    # Query.order on the fetched columns against DuckDB's ORDER BY ... NULLS LAST ... LIMIT: text
+    # (by code point, with NULLs and non-ASCII), booleans, integers, doubles, dates, timestamps,
+    # ascending and descending keys, ties broken by the next key, a hidden key, and a limit.
+    rows = [
+        (i, text, flag, number, ratio, day, moment)
+        for i, (text, flag, number, ratio, day, moment) in enumerate(
+            [
+                ("b", True, 3, 0.5, "2026-01-02", "2026-01-02 10:00:00"),
+                ("a", None, 3, None, None, "2026-01-02 09:00:00"),
+                (None, False, None, 1.5, "2026-01-01", None),
+                ("é", True, 1, 0.5, "2026-01-02", "2026-01-01 00:00:00"),
+                ("B", False, 3, -2.0, "2026-01-03", "2026-01-02 10:00:00"),
+                ("a", True, 2, 0.5, "2026-01-02", "2026-01-02 09:00:00"),
+                ("ab", None, 7, 9.0, "2025-12-31", "2026-01-02 09:00:00"),
+            ]
+        )
+    ]
+    sql = """
+        select id, text, flag, number, ratio, cast(day as date) as day, cast(moment as timestamp) as moment
+        from (select unnest(?, recursive := true))
+    """
+    struct_rows = [
+        dict(zip(("id", "text", "flag", "number", "ratio", "day", "moment"), row, strict=True))
+        for row in rows
+    ]
+    orders = [
+        (("text", False), ("id", False)),
+        (("text", True), ("id", True)),
+        (("flag", True), ("number", True), ("day", True), ("text", False), ("id", False)),
+        (("ratio", False), ("moment", True), ("id", False)),
+        (("moment", True), ("id", False)),
+        (("day", False), ("flag", False), ("id", True)),
+    ]
+    with duckdb.connect() as connection:
+        for order in orders:
+            for limit in (None, 3):
+                detail_query = data.Query(
+                    sql, (struct_rows,), numpy=True, order=order, limit=limit, hidden=("id",)
+                )
+                expected = connection.execute(detail_query.ordered_sql(), list(detail_query.params)).df()
+                result = data._execute(connection, detail_query, optional=False)
+                assert "id" not in result
+                pd.testing.assert_frame_equal(data._numpy_frame(result), expected, check_exact=True)
 
 
 def test_numpy_frames_keep_nulls_as_duckdbs_pandas_frames_do():
