@@ -17,28 +17,20 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from dbt_support import dbt_build
 
-from pipelines.dbt_runner import invoke
 from pipelines.demo import generate
 from pipelines.load import load_drop
 
 pytestmark = pytest.mark.slow
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 END_DATE = dt.date(2026, 3, 31)
 MODELS = ["int_events_stitched_to_users", "int_events_matched_to_account_rules"]
 SELECT = ["--select", f"+{MODELS[1]}", "--exclude-resource-type", "test", "unit_test"]
 
 
 def _dbt(tmp: Path, db: Path, *extra: str) -> None:
-    outcome = invoke(
-        ["build", *SELECT, *extra],
-        project_dir=REPO_ROOT,
-        build_db=db,
-        target_dir=tmp / "target",
-        log_dir=tmp / "logs",
-    )
-    assert outcome.success, outcome.describe()
+    dbt_build(tmp, db, *SELECT, *extra)
 
 
 def _identity(db: Path) -> dict[str, pd.DataFrame]:

@@ -20,14 +20,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from dbt_support import dbt_build
 
-from pipelines.dbt_runner import invoke
 from pipelines.demo import generate
 from pipelines.load import load_drop
 
 pytestmark = pytest.mark.slow
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 END_DATE = dt.date(2026, 3, 31)
 USAGE_MODEL = "int_usage_aggregated_to_account_days"
 IDENTITY_MODEL = "int_events_matched_to_account_rules"
@@ -37,14 +36,7 @@ EVENT_DATE = "cast(try_cast(timestamp as timestamptz) as date)"
 
 
 def _dbt(tmp: Path, db: Path, *extra: str) -> None:
-    outcome = invoke(
-        ["build", *SELECT, *extra],
-        project_dir=REPO_ROOT,
-        build_db=db,
-        target_dir=tmp / "target",
-        log_dir=tmp / "logs",
-    )
-    assert outcome.success, outcome.describe()
+    dbt_build(tmp, db, *SELECT, *extra)
 
 
 def _usage(db: Path) -> pd.DataFrame:
