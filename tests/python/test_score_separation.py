@@ -16,14 +16,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_support import dbt_build
 
-from pipelines.dbt_runner import invoke
 from pipelines.demo import generate
 from pipelines.load import load_drop
 
 pytestmark = pytest.mark.slow
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO = {"accounts": 240, "days": 300, "seed": 42, "end_date": "2026-06-30"}
 # Everything the backtest needs; data tests and unit tests run in their own suites.
 SELECT = [
@@ -46,14 +45,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     drop, db = tmp / "drop", tmp / "wh.duckdb"
     generate(drop, **DEMO, progress=False)
     load_drop(drop, db, progress=False, pipelines_dir=str(tmp / "dlt"))
-    outcome = invoke(
-        ["build", *SELECT],
-        project_dir=REPO_ROOT,
-        build_db=db,
-        target_dir=tmp / "target",
-        log_dir=tmp / "logs",
-    )
-    assert outcome.success, outcome.describe()
+    dbt_build(tmp, db, *SELECT)
     return db
 
 
