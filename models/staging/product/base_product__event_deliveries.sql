@@ -2,7 +2,21 @@
 -- A table, not a view: the duplicate check joins every delivery to raw events on message_id (at
 -- 48M events, 48M x 48M), and the stg_ model, the data tests and quality.rejected_records read
 -- this result instead of each repeating the join (benchmarks/results/NOTES.md, memory).
-{{ config(materialized='table') }}
+-- Incremental (issue 9): a run checks only the deliveries loaded after the built table's latest
+-- `loaded_at`, against the stored copies of their messages; a re-landed file (or a table built
+-- before `_built_at`) makes it rebuild from every delivery, so the result equals a full refresh
+-- (macros/incremental/event_deliveries_plan.sql). Spark has no delete on plain tables: a table there.
+{{
+    config(
+        materialized='table' if target.type == 'spark' else 'incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ event_deliveries_pre_hook() }}" if target.type != 'spark' else [],
+    )
+}}
+{%- set plan = event_deliveries_plan(this, source('product', 'event_deliveries'), source('product', 'events'))
+    if target.type != 'spark' else {'mode': 'full', 'reprocess': []} %}
+{%- set new_rows_only = plan.mode == 'new_rows' %}
 {%- set key_text = dbt.concat(['source._source_file', "':'", 'cast(source._line_number as ' ~ dbt.type_string() ~ ')']) %}
 {%- set rejection_reason %}
         case
@@ -19,6 +33,16 @@ with
 
 source as (
     select * from {{ source('product', 'event_deliveries') }}
+    {%- if new_rows_only %}
+    where _loaded_at > '{{ plan.mark }}'
+    {%- if plan.reprocess %}
+    union all
+    -- old deliveries checked again (see the macro): deleted by the pre-hook
+    select * from {{ source('product', 'event_deliveries') }}
+    where _loaded_at <= '{{ plan.mark }}'
+        and ({{ event_deliveries_keys_predicate(plan.reprocess, '_source_file', '_line_number') }})
+    {%- endif %}
+    {%- endif %}
 ),
 
 stored_events as (
@@ -28,6 +52,10 @@ stored_events as (
         _source_file as stored_source_file,
         _line_number as stored_line_number
     from {{ source('product', 'events') }}
+    {%- if new_rows_only %}
+    -- only the messages of the deliveries checked (the join's build side stays small)
+    where message_id in (select source.message_id from source where source.message_id is not null)
+    {%- endif %}
 ),
 
 checked as (
@@ -46,7 +74,8 @@ checked as (
         -- the raw row as JSON only where quality.rejected_records reports it (a few rows), not
         -- for each of the stored copies
         case when ({{ rejection_reason }}) is not null then {{ row_to_json_text('source') }} end as raw_payload,
-        {{ rejection_reason }} as rejection_reason
+        {{ rejection_reason }} as rejection_reason,
+        {{ built_at_column() }} as _built_at
     from source
     left join stored_events
         on source.message_id = stored_events.message_id

@@ -10,7 +10,8 @@ final as (
         event_id,
         source_file,
         line_number,
-        payload_hash
+        payload_hash,
+        _built_at
     from checked
     where rejection_reason is null
 )
