@@ -164,6 +164,19 @@ class _View:
             raise WarehouseUnavailable(f"Cannot read {stamp.path}: {error}") from error
         self.users = 0
         self.retired = False
+        # Per-account rows of the account page's small marts (`_AccountRows`), loaded by the first
+        # call that needs them, by `Query.all_accounts_sql`.
+        self.account_rows: dict[str, _AccountRows] = {}
+        self.account_rows_lock = threading.Lock()
+
+    def rows_of_every_account(self, cursor: duckdb.DuckDBPyConnection, query: Query) -> _AccountRows:
+        """The `_AccountRows` of ``query`` on this file (read once, then shared by every call)."""
+        with self.account_rows_lock:
+            rows = self.account_rows.get(query.all_accounts_sql)
+            if rows is None:
+                rows = _AccountRows(cursor.execute(query.all_accounts_sql).fetchnumpy())
+                self.account_rows[query.all_accounts_sql] = rows
+            return rows
 
     def close_if_unused(self) -> None:
         if self.retired and self.users == 0:
@@ -192,6 +205,13 @@ def close_connections() -> None:
 @contextmanager
 def _reading(stamp: FileStamp) -> Iterator[tuple[duckdb.DuckDBPyConnection, frozenset[str]]]:
     """A cursor on the view of ``stamp`` (opened when the file changed) and its published tables."""
+    with _reading_view(stamp) as (cursor, view):
+        yield cursor, view.tables
+
+
+@contextmanager
+def _reading_view(stamp: FileStamp) -> Iterator[tuple[duckdb.DuckDBPyConnection, _View]]:
+    """A cursor on the view of ``stamp`` (opened when the file changed) and the view."""
     global _current_view
     with _VIEW_LOCK:
         if _current_view is None or _current_view.stamp != stamp:
@@ -210,7 +230,7 @@ def _reading(stamp: FileStamp) -> Iterator[tuple[duckdb.DuckDBPyConnection, froz
             raise
     try:
         cursor.execute(f"use {CATALOG}")  # a cursor starts in the in-memory catalog
-        yield cursor, view.tables
+        yield cursor, view
     finally:
         with _VIEW_LOCK:
             cursor.close()
@@ -239,6 +259,10 @@ class Query(NamedTuple):
     order: tuple[tuple[str, bool], ...] = ()
     limit: int | None = None
     hidden: tuple[str, ...] = ()
+    # numpy queries of one account (``where account_id = ?``, the id the only parameter): the same
+    # query for every account, its first column ``ACCOUNT_KEY``. When set, the rows come from the
+    # view's `_AccountRows` of this query (read once per file) instead of running ``sql``.
+    all_accounts_sql: str = ""
 
     def ordered_sql(self) -> str:
         """``sql`` with the ``ORDER BY`` and ``LIMIT`` that ``order`` and ``limit`` stand for."""
@@ -261,19 +285,27 @@ def _run_batch(stamp: FileStamp, queries: dict[str, Query], optional: bool) -> d
         for table in query.tables:
             if table.split(".", 1)[0] not in READABLE_SCHEMAS:
                 raise ValueError(f"the app reads only {READABLE_SCHEMAS}, not {table}")
-    with _reading(stamp) as (cursor, existing):
+    with _reading_view(stamp) as (cursor, view):
         results: dict[str, _Result] = {}
         for name, query in queries.items():
-            missing = [table for table in query.tables if table not in existing]
+            missing = [table for table in query.tables if table not in view.tables]
             if missing and not optional:
                 raise MartMissing(missing)
-            results[name] = None if missing else _execute(cursor, query, optional)
+            results[name] = None if missing else _execute(cursor, query, optional, view)
         return results
 
 
-def _execute(connection: duckdb.DuckDBPyConnection, query: Query, optional: bool) -> _Result:
-    """One query; a mart published without a column the query names is "missing", not a crash."""
+def _execute(
+    connection: duckdb.DuckDBPyConnection, query: Query, optional: bool, view: _View | None = None
+) -> _Result:
+    """One query; a mart published without a column the query names is "missing", not a crash.
+
+    With a ``view``, a query with ``all_accounts_sql`` takes its account's rows from the view's
+    `_AccountRows` (without one it runs ``sql``, as every other query does)."""
     try:
+        if view is not None and query.all_accounts_sql:
+            rows = view.rows_of_every_account(connection, query).of(str(query.params[0]))
+            return _ordered(rows, query)
         result = connection.execute(query.sql, list(query.params))
         # numpy queries return their columns; `_split` builds the frames (each split from the arrays)
         return _ordered(result.fetchnumpy(), query) if query.numpy else result.df()
@@ -281,6 +313,68 @@ def _execute(connection: duckdb.DuckDBPyConnection, query: Query, optional: bool
         if optional:
             return None
         raise MartMissing([str(error).splitlines()[0]]) from error
+
+
+# The account column of ``Query.all_accounts_sql`` (first in its select list).
+ACCOUNT_KEY = "_account_key"
+
+
+class _AccountRows:
+    """Every account's rows of one per-account query, grouped by account, from one fetch.
+
+    At ``large`` the account page's small marts (``dim_accounts`` and seven facts, 10,700-218,000
+    rows each, not stored by account) cost 1-4 ms each per call to scan for one account: DuckDB's
+    zone maps cannot skip a row group when every row group holds every account. Read once per file
+    (about 0.4 s at ``large``), one account's rows are a slice. Text is interned (one object per
+    distinct value). ``of()`` returns what ``fetchnumpy()`` of the one-account query returns: the
+    rows in the table's order, a column masked only when those rows have a NULL in it."""
+
+    def __init__(self, columns: dict[str, np.ndarray]):
+        keys = columns.pop(ACCOUNT_KEY)
+        key_values = np.asarray(np.ma.getdata(keys), dtype=object)
+        codes, accounts = pd.factorize(key_values, use_na_sentinel=True)
+        if isinstance(keys, np.ma.MaskedArray):
+            codes[np.ma.getmaskarray(keys)] = -1  # `account_id = ?` never matches a NULL id
+        order = np.argsort(codes, kind="stable")  # an account's rows stay in the table's order
+        order = order[codes[order] >= 0]
+        sorted_codes = codes[order]
+        bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
+        starts = np.concatenate(([0], bounds)).tolist() if len(order) else []
+        ends = np.concatenate((bounds, [len(order)])).tolist() if len(order) else []
+        self.ranges: dict[str, tuple[int, int]] = {
+            str(accounts[sorted_codes[start]]): (start, end) for start, end in zip(starts, ends, strict=True)
+        }
+        self.data: dict[str, np.ndarray] = {}
+        self.masks: dict[str, np.ndarray | None] = {}
+        for name, values in columns.items():
+            data = np.ma.getdata(values)[order]
+            mask = np.ma.getmaskarray(values)[order] if isinstance(values, np.ma.MaskedArray) else None
+            if data.dtype.kind == "O":
+                data = _interned(data)
+            self.data[name], self.masks[name] = data, mask if mask is not None and mask.any() else None
+
+    def of(self, account_id: str) -> dict[str, np.ndarray]:
+        """``fetchnumpy()`` of the one-account query: copies, masked where the rows have NULLs."""
+        start, end = self.ranges.get(account_id, (0, 0))
+        out: dict[str, np.ndarray] = {}
+        for name, data in self.data.items():
+            mask = self.masks[name]
+            rows = data[start:end].copy()
+            if mask is not None and mask[start:end].any():
+                rows = np.ma.MaskedArray(rows, mask[start:end].copy())
+            out[name] = rows
+        return out
+
+
+def _interned(values: np.ndarray) -> np.ndarray:
+    """An object array with one object per distinct value (the fetch makes one per row); as it is
+    when most values are distinct (ids), where interning saves nothing."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) == 0 or len(uniques) > len(values) // 2:
+        return values
+    out = np.asarray(uniques, dtype=object).take(np.maximum(codes, 0))
+    out[codes < 0] = values[codes < 0]
+    return out
 
 
 def _sort_key(values: np.ndarray, descending: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -974,7 +1068,21 @@ def _account_queries(account_id: str) -> dict[str, Query]:
             hidden=("nps_response_id",),
         ),
     }
-    return {name: query._replace(numpy=True) for name, query in queries.items()}
+    # The daily mart (6.7M rows at `large`) is stored by account: its zone maps find the account's
+    # one row group, and it is too large to hold per account in memory. The others are read once.
+    return {
+        name: query._replace(
+            numpy=True, all_accounts_sql="" if name == "daily" else _for_every_account(query.sql)
+        )
+        for name, query in queries.items()
+    }
+
+
+def _for_every_account(sql: str) -> str:
+    """``select <columns> from <table> where account_id = ?`` for every account, ``ACCOUNT_KEY`` first."""
+    body = " ".join(sql.split())
+    assert body.startswith("select ") and body.endswith(" where account_id = ?"), sql
+    return f"select account_id as {ACCOUNT_KEY}, {body[len('select ') : -len(' where account_id = ?')]}"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 from test_app_support import (
@@ -231,6 +232,68 @@ def test_account_detail_frames_from_numpy_equal_duckdbs_pandas_frames(warehouse)
                 pd.testing.assert_frame_equal(data._numpy_frame(result), expected, check_exact=True)
     finally:
         connection.close()
+
+
+def test_account_detail_frames_read_once_per_file_equal_the_one_account_queries(warehouse):
+    # The small marts of the account page are read once per file (`_AccountRows`) and sliced per
+    # account; the daily mart is queried per account. Every account's frames, an unknown id and a
+    # hostile one equal DuckDB's ORDER BY ... LIMIT of the one-account query through .df().
+    ids = query("select account_id from marts.dim_accounts order by account_id")["account_id"].tolist()
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        for account_id in [*ids, "acc_does_not_exist", "x' or '1'='1"]:
+            frames = data.account_detail(account_id)
+            for name, detail_query in data._account_queries(account_id).items():
+                expected = connection.execute(detail_query.ordered_sql(), list(detail_query.params)).df()
+                if name == "daily":
+                    assert not detail_query.all_accounts_sql
+                    for part, columns in (("history", data.HISTORY_COLUMNS), ("usage", data.USAGE_COLUMNS)):
+                        pd.testing.assert_frame_equal(frames[part], expected[list(columns)], check_exact=True)
+                else:
+                    assert detail_query.all_accounts_sql.startswith(
+                        f"select account_id as {data.ACCOUNT_KEY}"
+                    )
+                    pd.testing.assert_frame_equal(frames[name], expected, check_exact=True)
+    finally:
+        connection.close()
+    view = data._current_view
+    assert view is not None and len(view.account_rows) == len(data._account_queries("x")) - 1
+
+
+def test_account_rows_mask_only_the_nulls_of_the_account_as_duckdbs_fetch_does():
+    # One account's slice of every account's rows: NULLs of other accounts leave its columns
+    # unmasked (DuckDB's fetch masks a column only when the result has a NULL), a NULL id belongs
+    # to no account, text is one object per distinct value, rows keep the table's order.
+    sql = """
+        select account_id, k, n, label, day, flag from (values
+            ('a', 1, 10, 'x', date '2024-01-01', true),
+            ('b', 2, null, null, null, null),
+            ('a', 3, 11, 'x', date '2024-01-03', false),
+            (null, 4, 12, 'y', date '2024-01-04', true),
+            ('c', 5, null, 'z', date '2024-01-05', true),
+            ('b', 6, 13, 'x', date '2024-01-06', true),
+            ('c', 7, 14, null, null, null)
+        ) as t(account_id, k, n, label, day, flag)
+    """
+    one_account = f"select k, n, label, day, flag from ({sql}) where account_id = ?"
+    with duckdb.connect() as connection:
+        rows = data._AccountRows(connection.execute(data._for_every_account(one_account)).fetchnumpy())
+        assert sorted(rows.ranges) == ["a", "b", "c"]
+        labels = rows.data["label"]
+        assert labels[0] is labels[1]  # 'x' of both 'a' rows: one object
+        for account_id in ("a", "b", "c", "d"):
+            fetched = connection.execute(one_account, [account_id]).fetchnumpy()
+            sliced = rows.of(account_id)
+            assert list(sliced) == list(fetched)
+            for name in fetched:
+                assert isinstance(sliced[name], np.ma.MaskedArray) == isinstance(
+                    fetched[name], np.ma.MaskedArray
+                )
+            pd.testing.assert_frame_equal(
+                data._numpy_frame(sliced),
+                connection.execute(one_account, [account_id]).df(),
+                check_exact=True,
+            )
 
 
 def test_rows_ordered_after_the_fetch_follow_duckdbs_order_by():
