@@ -51,16 +51,61 @@
     {{ return(['new_rows', mark]) }}
 {% endmacro %}
 
-{#- How int_events_matched_to_account_rules runs: 'full' or 'touched' (the stitched events loaded
-    after its own mark, the users they and any changed rule answer touch). Full when the built table
-    lacks the columns the comparison needs, or when the stitched table no longer holds every built
-    event plus the new ones (a re-landed file: events replaced or gone). Returns [mode, mark]. -#}
+{#- The tables in which int_events_matched_to_account_rules keeps the memberships and accounts its
+    latest build used (written by its post-hooks, in the same transaction as the model). An
+    incremental run compares them with the current ones: only the users of memberships that changed
+    and the events naming accounts that changed can get another rule 1-4 answer, so only those are
+    read back from the built table (memberships are a few rows per user; events are many). -#}
+{% macro identity_rule_inputs_relation(relation, kind) %}
+    {{ return(api.Relation.create(database=relation.database, schema=relation.schema,
+                                  identifier=relation.identifier ~ '__' ~ kind ~ '_used')) }}
+{% endmacro %}
+
+{#- Post-hooks of int_events_matched_to_account_rules: keep the memberships and accounts this build
+    used (dropped and created again; a few hundred thousand rows at most). `step` 0-3: drop and create
+    the memberships, drop and create the accounts. -#}
+{% macro identity_rule_inputs_post_hook(step) %}
+    {%- if not execute %}{{ return('') }}{% endif %}
+    {%- set memberships = identity_rule_inputs_relation(this, 'memberships') %}
+    {%- set accounts = identity_rule_inputs_relation(this, 'accounts') %}
+    {%- set statements = [
+        'drop table if exists ' ~ memberships,
+        'create table ' ~ memberships ~ ' as select user_id, account_id, valid_from, valid_to from '
+            ~ ref('stg_product__account_memberships'),
+        'drop table if exists ' ~ accounts,
+        'create table ' ~ accounts ~ ' as select account_id, domain from ' ~ ref('stg_crm__accounts'),
+    ] %}
+    {{ return(statements[step]) }}
+{% endmacro %}
+
+{#- How int_events_matched_to_account_rules runs, as a dict:
+    - mode: 'full' or 'touched' (the stitched events loaded after its own mark, and the users they,
+      a re-stitched event or a changed membership or account touch);
+    - mark: the latest `loaded_at` built (none when there is none);
+    - built_mark: the latest `_built_at` built (stitched rows written after it may have been
+      re-stitched);
+    - restitched_rows, changed_memberships, changed_accounts: how many stitched rows were written after
+      built_mark (other than new events), and how many membership and account rows differ from
+      what the latest build used (the body reads the built events for these only when there are any).
+    Full when the built table lacks the columns the comparison needs or the tables of the inputs its
+    build used, or when the stitched table no longer holds every built event plus the new ones (a
+    re-landed file: events replaced or gone). The body calls it once; its pre-hook reads the answer
+    from the compiled SQL (identity_rebuild_pre_hook). -#}
 {% macro identity_match_plan(relation, stitched) %}
-    {%- if not is_incremental() %}{{ return(['full', none]) }}{% endif %}
+    {%- set full = {'mode': 'full', 'mark': none} %}
+    {%- if not execute or not is_incremental() %}{{ return(full) }}{% endif %}
     {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list %}
-    {%- if 'group_call_account_id' not in columns %}{{ return(['full', none]) }}{% endif %}
-    {%- set mark = identity_loaded_at_mark(relation) %}
-    {%- if mark is none %}{{ return(['full', none]) }}{% endif %}
+    {%- if 'group_call_account_id' not in columns or '_built_at' not in columns %}{{ return(full) }}{% endif %}
+    {%- set memberships_used = identity_rule_inputs_relation(relation, 'memberships') %}
+    {%- set accounts_used = identity_rule_inputs_relation(relation, 'accounts') %}
+    {%- if adapter.get_relation(memberships_used.database, memberships_used.schema, memberships_used.identifier) is none
+        or adapter.get_relation(accounts_used.database, accounts_used.schema, accounts_used.identifier) is none %}
+        {{ return(full) }}
+    {%- endif %}
+    {%- set marks = run_query('select cast(max(loaded_at) as ' ~ dbt.type_string() ~ '), cast(max(_built_at) as '
+        ~ dbt.type_string() ~ ') from ' ~ relation).rows[0] %}
+    {%- if marks[0] is none or marks[1] is none %}{{ return(full) }}{% endif %}
+    {%- set mark, built_mark = marks[0], marks[1] %}
     {%- set query %}
         select
             (select count(*) from {{ stitched }}) as stitched_events,
@@ -68,29 +113,71 @@
             (select count(*) from {{ stitched }} where loaded_at > '{{ mark }}') as new_events,
             (
                 select count(*)
-                from {{ stitched }} as stitched_events
-                inner join {{ relation }} as built
-                    on stitched_events.event_id = built.event_id
-                where stitched_events.loaded_at > '{{ mark }}'
-            ) as replaced_events
+                from {{ relation }} as built
+                where built.event_id in (
+                    select stitched_events.event_id
+                    from {{ stitched }} as stitched_events
+                    where stitched_events.loaded_at > '{{ mark }}'
+                )
+            ) as replaced_events,
+            (
+                select count(*)
+                from {{ stitched }}
+                where _built_at > cast('{{ built_mark }}' as {{ dbt.type_timestamp() }}) and loaded_at <= '{{ mark }}'
+            ) as restitched_rows,
+            (
+                select count(*) from (
+                    select user_id, account_id, valid_from, valid_to from {{ memberships_used }}
+                    except
+                    select user_id, account_id, valid_from, valid_to from {{ ref('stg_product__account_memberships') }}
+                ) as gone
+            ) + (
+                select count(*) from (
+                    select user_id, account_id, valid_from, valid_to from {{ ref('stg_product__account_memberships') }}
+                    except
+                    select user_id, account_id, valid_from, valid_to from {{ memberships_used }}
+                ) as added
+            ) as changed_memberships,
+            (
+                select count(*) from (
+                    select account_id, domain from {{ accounts_used }}
+                    except
+                    select account_id, domain from {{ ref('stg_crm__accounts') }}
+                ) as gone
+            ) + (
+                select count(*) from (
+                    select account_id, domain from {{ ref('stg_crm__accounts') }}
+                    except
+                    select account_id, domain from {{ accounts_used }}
+                ) as added
+            ) as changed_accounts
     {%- endset %}
     {%- set row = run_query(query).rows[0] %}
     {%- if row[3] | int > 0 or (row[0] | int) != (row[1] | int) + (row[2] | int) %}
-        {{ return(['full', mark]) }}
+        {{ return({'mode': 'full', 'mark': mark}) }}
     {%- endif %}
-    {{ return(['touched', mark]) }}
+    {{ return({
+        'mode': 'touched',
+        'mark': mark,
+        'built_mark': built_mark,
+        'restitched_rows': row[4] | int,
+        'changed_memberships': row[5] | int,
+        'changed_accounts': row[6] | int,
+        'memberships_used': memberships_used,
+        'accounts_used': accounts_used,
+    }) }}
 {% endmacro %}
 
-{#- Pre-hook of the identity models: when a run rebuilds from every event over a built table (a
+{#- The line an identity model's body carries when it rebuilds from every event over a built table
+    (a re-landed file): the pre-hook looks for it in the compiled SQL, so the plan's queries run once
+    per model, when the body is compiled (before any hook runs). -#}
+{% macro identity_rebuild_marker() %}-- identity plan: rebuild every event over the built table{% endmacro %}
+
+{#- Pre-hook of the identity models: when the run rebuilds from every event over a built table (a
     re-landed file), empty the table first, so that events no longer landed do not stay behind. -#}
-{% macro identity_rebuild_pre_hook(plan_macro) %}
+{% macro identity_rebuild_pre_hook() %}
     {%- if not execute or not is_incremental() %}{{ return('') }}{% endif %}
-    {%- if plan_macro == 'stitch' %}
-        {%- set plan = identity_stitch_plan(this) %}
-    {%- else %}
-        {%- set plan = identity_match_plan(this, ref('int_events_stitched_to_users')) %}
-    {%- endif %}
-    {%- if plan[0] == 'full' and plan[1] is not none %}
+    {%- if identity_rebuild_marker() in (model.compiled_code or '') %}
         {{ return('delete from ' ~ this) }}
     {%- endif %}
     {{ return('') }}

@@ -4,7 +4,10 @@ The loader replaces a re-landed file's rows (it merges on `_source_file`): the r
 the new `_loaded_at`, and the messages it no longer holds leave the raw table. An incremental run of
 int_events_stitched_to_users and int_events_matched_to_account_rules must then drop those events and
 take the changed ones, as a `--full-refresh` does (macros/incremental/identity_high_water_mark.sql).
-The late-event and new-day cases are in test_usage_incremental.py.
+A new day with a membership shortened far back and a new identify call that re-stitches old
+anonymous events must give the same tables too: an incremental run finds those users from the
+memberships its last build used and from the stitched rows rewritten since, without reading every
+built event. The late-event case is in test_usage_incremental.py.
 """
 
 from __future__ import annotations
@@ -35,7 +38,11 @@ def _dbt(tmp: Path, db: Path, *extra: str) -> None:
 
 def _identity(db: Path) -> dict[str, pd.DataFrame]:
     with duckdb.connect(str(db), read_only=True) as con:
-        frames = {m: con.sql(f"select * from intermediate.{m} order by event_id").df() for m in MODELS}
+        # _built_at: when the run that wrote the row started (macros/tests/rewritten_rows.sql), not data
+        frames = {
+            m: con.sql(f"select * exclude (_built_at) from intermediate.{m} order by event_id").df()
+            for m in MODELS
+        }
     return {model: frame.reset_index(drop=True) for model, frame in frames.items()}
 
 
@@ -120,3 +127,119 @@ def test_incremental_run_after_a_new_file_reads_only_its_rows(tmp_path: Path) ->
     assert incremental[MODELS[0]]["loaded_at"].nunique() == 2
     for model in MODELS:
         pd.testing.assert_frame_equal(incremental[model], full_refresh[model], check_exact=True)
+
+
+def _shorten_busiest_membership(db: Path) -> str:
+    """End the membership behind most 'membership'-attributed events two days after it starts (its
+    user's later events, days before the new one, lose rule 2); its user."""
+    with duckdb.connect(str(db)) as con:
+        user_id, account_id, valid_from = con.sql(
+            """
+            select memberships.user_id, memberships.account_id, memberships.valid_from
+            from intermediate.int_events_matched_to_account_rules as matched
+            inner join raw_product.account_memberships as memberships
+                on matched.user_id = memberships.user_id and matched.account_id = memberships.account_id
+            where matched.resolution_rule = 'membership'
+            group by all
+            order by count(*) desc, 1
+            limit 1
+            """
+        ).fetchone()
+        ends = dt.date.fromisoformat(valid_from[:10]) + dt.timedelta(days=2)
+        con.execute(
+            "update raw_product.account_memberships set valid_to = ? "
+            "where user_id = ? and account_id = ? and valid_from = ?",
+            [str(max(ends, END_DATE - dt.timedelta(days=12))), user_id, account_id, valid_from],
+        )
+    return user_id
+
+
+def _restitch_old_events(db: Path) -> tuple[str, str]:
+    """Land (with a later `_loaded_at`) an identify call of another user for an anonymous id, one
+    second after the earliest of its stitched events: the events up to it belong to that user now.
+    Returns (a re-stitched event id, the new user)."""
+    with duckdb.connect(str(db)) as con:
+        event_id, anonymous_id, event_at, old_user = con.sql(
+            """
+            select event_id, anonymous_id, event_at, user_id
+            from intermediate.int_events_stitched_to_users
+            where is_stitched
+            order by event_at, event_id
+            limit 1
+            """
+        ).fetchone()
+        (new_user,) = con.sql(
+            """
+            select user_id from intermediate.int_events_matched_to_account_rules
+            where user_id <> ? and resolution_rule = 'membership'
+            group by user_id order by count(*) desc, user_id limit 1
+            """,
+            params=[old_user],
+        ).fetchone()
+        (latest,) = con.sql("select max(_loaded_at) from raw_product.events").fetchone()
+        stamp = (event_at + dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        con.execute(
+            """
+            insert into raw_product.events by name
+            select * replace (
+                'restitch-' || message_id as message_id, 'identify' as type, ? as user_id,
+                ? as anonymous_id, null as event, ? as timestamp, ? as received_at,
+                null as context_group_id, null as group_id, '{}' as properties, '{}' as traits,
+                ? + interval 1 minute as _loaded_at
+            )
+            from raw_product.events
+            where message_id = ?
+            """,
+            [new_user, anonymous_id, stamp, stamp, latest, event_id],
+        )
+    return event_id, new_user
+
+
+def test_incremental_run_after_changed_memberships_and_a_restitch_equals_full_refresh(tmp_path: Path) -> None:
+    """A new day, a membership shortened far back and a late identify call re-stitching old events:
+    the incremental tables equal a full refresh, and a second run rewrites nothing."""
+    drop, db, pipelines = tmp_path / "drop", tmp_path / "wh.duckdb", str(tmp_path / "dlt")
+    generate(drop, accounts=6, days=21, end_date=END_DATE, progress=False)
+    last = sorted((drop / "product" / "events").glob("*.jsonl*"))[-1]
+    held = tmp_path / last.name
+    last.rename(held)
+    load_drop(drop, db, progress=False, pipelines_dir=pipelines)
+    _dbt(tmp_path, db, "--full-refresh")
+    before = _identity(db)
+    held.rename(last)
+    load_drop(drop, db, progress=False, pipelines_dir=pipelines)
+    moved_user = _shorten_busiest_membership(db)
+    restitched_id, new_user = _restitch_old_events(db)
+    _dbt(tmp_path, db)  # incremental
+    incremental = _identity(db)
+    compiled = tmp_path / "target" / "compiled" / "account_health" / "models" / "intermediate" / "identity"
+    sql = (compiled / f"{MODELS[1]}.sql").read_text()
+    # the run resolved the touched users only, and read the changed memberships and re-stitched rows
+    assert "continuing_users as" in sql and "memberships_used as" in sql and "inner join built" in sql
+    with duckdb.connect(str(db), read_only=True) as con:
+        (latest_write,) = con.sql(
+            "select max(_built_at) from intermediate.int_events_matched_to_account_rules"
+        ).fetchone()
+    _dbt(tmp_path, db)  # again, nothing new
+    again = _identity(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        (rewritten,) = con.sql(
+            "select count(*) from intermediate.int_events_matched_to_account_rules where _built_at > ?",
+            params=[latest_write],
+        ).fetchone()
+    _dbt(tmp_path, db, "--full-refresh")
+    full_refresh = _identity(db)
+
+    matched_before = before[MODELS[1]].set_index("event_id")
+    matched_after = incremental[MODELS[1]].set_index("event_id")
+    # not vacuous: the re-stitched event changed user, the shortened membership moved old events
+    assert matched_before.loc[restitched_id, "user_id"] != new_user
+    assert matched_after.loc[restitched_id, "user_id"] == new_user
+    common = matched_before.index.intersection(matched_after.index)
+    old, new = matched_before.loc[common], matched_after.loc[common]
+    moved = old["user_id"].eq(moved_user) & old["membership_account_id"].ne(new["membership_account_id"])
+    assert moved.any()
+    assert rewritten == 0
+    for model in MODELS:
+        pd.testing.assert_frame_equal(incremental[model], full_refresh[model], check_exact=True)
+        pd.testing.assert_frame_equal(again[model], full_refresh[model], check_exact=True)

@@ -50,7 +50,9 @@ def _usage(db: Path) -> pd.DataFrame:
 
 def _identity(db: Path) -> pd.DataFrame:
     with duckdb.connect(str(db), read_only=True) as con:
-        frame = con.sql(f"select * from intermediate.{IDENTITY_MODEL} order by event_id").df()
+        # _built_at: when the run that wrote the row started, not data
+        query = f"select * exclude (_built_at) from intermediate.{IDENTITY_MODEL} order by event_id"
+        frame = con.sql(query).df()
     return frame.reset_index(drop=True)
 
 

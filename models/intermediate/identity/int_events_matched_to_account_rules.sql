@@ -17,14 +17,24 @@
         materialized='table' if target.type == 'spark' else 'incremental',
         unique_key='event_id',
         on_schema_change='append_new_columns',
-        pre_hook="{{ identity_rebuild_pre_hook('match') }}" if target.type != 'spark' else [],
+        pre_hook="{{ identity_rebuild_pre_hook() }}" if target.type != 'spark' else [],
+        post_hook=[
+            "{{ identity_rule_inputs_post_hook(0) }}",
+            "{{ identity_rule_inputs_post_hook(1) }}",
+            "{{ identity_rule_inputs_post_hook(2) }}",
+            "{{ identity_rule_inputs_post_hook(3) }}",
+        ] if target.type != 'spark' else [],
     )
 }}
 
-{#- Incremental only when the built table keeps each rule's answer and `loaded_at` (tables built
-    before had not: the first run then resolves every event again). #}
-{%- set plan = identity_match_plan(this, ref('int_events_stitched_to_users')) if target.type != 'spark' else ['full', none] %}
-{%- set resolve_touched_only = plan[0] == 'touched' %}
+{#- Incremental only when the built table keeps each rule's answer, `loaded_at` and `_built_at`, and
+    the memberships and accounts its build used are kept (else the first run resolves every event
+    again). The plan's queries run here only; the pre-hook reads the marker below. #}
+{%- set plan = identity_match_plan(this, ref('int_events_stitched_to_users')) if target.type != 'spark' else {'mode': 'full', 'mark': none} %}
+{%- set resolve_touched_only = plan['mode'] == 'touched' %}
+{% if plan['mode'] == 'full' and plan['mark'] is not none %}
+{{ identity_rebuild_marker() }}
+{% endif %}
 
 with
 
@@ -106,6 +116,7 @@ membership_matches as (
 ),
 {% endif %}
 
+{%- set email_domain_ctes %}
 -- Rule 4: a user's e-mail is the one of their latest identify call that carries one (ties: the
 -- greater event_id), whenever the event happened.
 identify_emails as (
@@ -114,7 +125,12 @@ identify_emails as (
         email,
         row_number() over (partition by user_id order by event_at desc, event_id desc) as recency_rank
     from stitched_events
-    where message_type = 'identify' and user_id is not null and email is not null
+    where
+        message_type = 'identify' and user_id is not null and email is not null
+        {% if resolve_touched_only %}
+            -- the users resolved or compared here only
+            and user_id in (select touched_users.user_id from touched_users)
+        {% endif %}
 ),
 
 user_domains as (
@@ -144,7 +160,12 @@ email_domain_matches as (
     from user_domains
     inner join domain_accounts
         on user_domains.email_domain = domain_accounts.domain
-),
+)
+{%- endset %}
+
+{% if not resolve_touched_only %}
+{{ email_domain_ctes }},
+{% endif %}
 
 {% if resolve_touched_only %}
 built as (
@@ -155,64 +176,116 @@ built as (
         message_type,
         context_group_id,
         group_id,
-        context_account_id,
-        membership_accounts,
-        membership_account_id,
         group_call_account_id,
         email_domain_accounts,
         email_domain_account_id
     from {{ this }}
 ),
 
--- The stitched events loaded after the latest one built here (a literal: the macro checked that
+-- The stitched events loaded after the latest one built here (a literal: the plan checked that
 -- none of them is built already).
 new_events as (
     select
         event_id,
+        message_type,
         user_id,
-        anonymous_id,
+        email,
         event_at
     from {{ ref('int_events_stitched_to_users') }}
-    where loaded_at > '{{ plan[1] }}'
+    where loaded_at > '{{ plan['mark'] }}'
 ),
 
--- Built events whose stitched user changed (int_events_stitched_to_users re-stitched the anonymous
--- ids of the new events, and only those): both the old and the new user must be resolved again.
+-- Built events whose stitched user changed: int_events_stitched_to_users rewrites only the events
+-- it re-stitched (and the new ones), each with the run's `_built_at`; those written after this
+-- table's latest `_built_at` are compared with what was built (both users are resolved again).
 restitched_events as (
-    select
-        same_anonymous_ids.event_id,
-        same_anonymous_ids.user_id,
-        built.user_id as built_user_id
-    from (
+    {% if plan['restitched_rows'] > 0 %}
         select
-            stitched_events.event_id,
-            stitched_events.user_id
-        from stitched_events
-        where stitched_events.anonymous_id in (
-            select new_events.anonymous_id
-            from new_events
-            where new_events.anonymous_id is not null
-        )
-    ) as same_anonymous_ids
-    inner join built
-        on same_anonymous_ids.event_id = built.event_id
-    where coalesce(same_anonymous_ids.user_id, '') <> coalesce(built.user_id, '')
+            rewritten.event_id,
+            rewritten.user_id,
+            built.user_id as built_user_id
+        from (
+            select
+                event_id,
+                user_id
+            from {{ ref('int_events_stitched_to_users') }}
+            where
+                _built_at > cast('{{ plan['built_mark'] }}' as {{ dbt.type_timestamp() }})
+                and loaded_at <= '{{ plan['mark'] }}'
+        ) as rewritten
+        inner join built
+            on rewritten.event_id = built.event_id
+        where coalesce(rewritten.user_id, '') <> coalesce(built.user_id, '')
+    {% else %}
+        select
+            cast(null as {{ dbt.type_string() }}) as event_id,
+            cast(null as {{ dbt.type_string() }}) as user_id,
+            cast(null as {{ dbt.type_string() }}) as built_user_id
+        where 1 = 0
+    {% endif %}
 ),
 
--- Rule 2's built answers per user and day, and what the memberships say now.
-built_user_days as (
-    select distinct
+{% set accounts_changed = plan['changed_accounts'] > 0 %}
+{% set memberships_changed = plan['changed_memberships'] > 0 or accounts_changed %}
+{% if accounts_changed %}
+-- Accounts added, removed or with another domain since the latest build (rules 1-4 can change for
+-- events naming them, memberships of them and users of their domains).
+accounts_used as (
+    select
+        account_id,
+        domain
+    from {{ plan['accounts_used'] }}
+),
+
+changed_accounts as (
+    select account_id, domain from (
+        select account_id, domain from accounts_used
+        except
+        select account_id, domain from accounts
+    ) as gone
+    union
+    select account_id, domain from (
+        select account_id, domain from accounts
+        except
+        select account_id, domain from accounts_used
+    ) as added
+),
+{% endif %}
+
+{% if memberships_changed %}
+-- Users with a membership added, removed or changed since the latest build, or a membership of a
+-- changed account: rule 2 can answer differently for them (their every event is resolved again).
+memberships_used as (
+    select
         user_id,
-        cast(event_at as date) as event_date,
-        membership_accounts,
-        membership_account_id
-    from built
-    where user_id is not null
+        account_id,
+        valid_from,
+        valid_to
+    from {{ plan['memberships_used'] }}
 ),
 
-built_user_day_matches as (
-    {{ membership_matches_of | replace('USER_DAYS', 'select user_id, event_date from built_user_days') }}
+membership_changed_users as (
+    select user_id from (
+        select user_id, account_id, valid_from, valid_to from memberships_used
+        except
+        select user_id, account_id, valid_from, valid_to from memberships
+    ) as gone
+    union
+    select user_id from (
+        select user_id, account_id, valid_from, valid_to from memberships
+        except
+        select user_id, account_id, valid_from, valid_to from memberships_used
+    ) as added
+    {% if accounts_changed %}
+        union
+        select user_id from memberships
+        where account_id in (select changed_accounts.account_id from changed_accounts)
+        union
+        select user_id from memberships_used
+        where account_id in (select changed_accounts.account_id from changed_accounts)
+    {% endif %}
 ),
+{% endif %}
 
 -- Users with new events and nothing built at or after the first of them: rules 1, 2 and 4 look at
 -- the event or the user only, and rule 3 continues from the group call in force at the user's
@@ -269,9 +342,55 @@ appending_users as (
     where latest_built.event_at is null or new_user_events.first_new_event_at > latest_built.event_at
 ),
 
+-- Users with a new identify call carrying an e-mail: their rule 4 answer is compared with the built one.
+new_email_users as (
+    select distinct user_id
+    from new_events
+    where message_type = 'identify' and user_id is not null and email is not null
+),
+
+-- Users whose inputs changed: a re-stitched event (its old and new user), a changed membership, an
+-- event naming a changed account, an identify e-mail of a changed domain. Every event of theirs is
+-- resolved again.
+changed_input_users as (
+    select user_id from restitched_events where user_id is not null
+    union
+    select built_user_id from restitched_events where built_user_id is not null
+    {% if memberships_changed %}
+        union
+        select user_id from membership_changed_users
+    {% endif %}
+    {% if accounts_changed %}
+        union
+        select user_id from built
+        where
+            user_id is not null
+            and (
+                context_group_id in (select changed_accounts.account_id from changed_accounts)
+                or (message_type = 'group' and group_id in (select changed_accounts.account_id from changed_accounts))
+            )
+        union
+        select user_id from stitched_events
+        where
+            message_type = 'identify' and user_id is not null and email is not null
+            and {{ email_domain('email') }} in (
+                select changed_accounts.domain from changed_accounts where changed_accounts.domain is not null
+            )
+    {% endif %}
+),
+
+-- Every user resolved or compared here (rule 4's answer is computed for these only).
+touched_users as (
+    select user_id from new_events where user_id is not null
+    union
+    select user_id from changed_input_users
+),
+
+{{ email_domain_ctes }},
+
 -- Users whose every event is resolved again: new events before some built one (late events can
--- move group-call stretches), a changed stitched user, or a membership (rule 2), group-call
--- (rule 3), e-mail-domain (rule 4) or context.groupId (rule 1) answer that differs from the built one.
+-- move group-call stretches), changed inputs, or a new identify e-mail whose rule 4 answer differs
+-- from the built one.
 rebuilt_users as (
     select user_id
     from new_events
@@ -279,31 +398,7 @@ rebuilt_users as (
         user_id is not null
         and user_id not in (select appending_users.user_id from appending_users)
     union
-    select user_id from restitched_events
-    union
-    select built_user_id from restitched_events
-    union
-    select built_user_days.user_id
-    from built_user_days
-    left join built_user_day_matches
-        on
-            built_user_days.user_id = built_user_day_matches.user_id
-            and built_user_days.event_date = built_user_day_matches.event_date
-    where
-        coalesce(built_user_days.membership_accounts, -1)
-        <> coalesce(built_user_day_matches.membership_accounts, 0)
-        or coalesce(built_user_days.membership_account_id, '')
-        <> coalesce(built_user_day_matches.membership_account_id, '')
-    union
-    -- a group call whose account became known or unknown
-    select built.user_id
-    from built
-    left join accounts
-        on built.group_id = accounts.account_id
-    where
-        built.message_type = 'group'
-        and built.user_id is not null
-        and (accounts.account_id is not null) <> (coalesce(built.group_call_account_id, '') = built.group_id)
+    select user_id from changed_input_users
     union
     select built_domains.user_id
     from (
@@ -312,19 +407,13 @@ rebuilt_users as (
             email_domain_accounts,
             email_domain_account_id
         from built
-        where user_id is not null
+        where user_id in (select new_email_users.user_id from new_email_users)
     ) as built_domains
     left join email_domain_matches
         on built_domains.user_id = email_domain_matches.user_id
     where
         coalesce(built_domains.email_domain_accounts, -1) <> coalesce(email_domain_matches.domain_accounts, 0)
         or coalesce(built_domains.email_domain_account_id, '') <> coalesce(email_domain_matches.domain_account_id, '')
-    union
-    select built.user_id
-    from built
-    left join accounts
-        on built.context_group_id = accounts.account_id
-    where (accounts.account_id is not null) <> (built.context_account_id is not null)
 ),
 
 -- Events without a user resolved again on their own (only rule 1 can apply to them).
@@ -336,14 +425,14 @@ rebuilt_anonymous_events as (
     select event_id
     from restitched_events
     where user_id is null
-    union
-    select built.event_id
-    from built
-    left join accounts
-        on built.context_group_id = accounts.account_id
-    where
-        built.user_id is null
-        and (accounts.account_id is not null) <> (built.context_account_id is not null)
+    {% if accounts_changed %}
+        union
+        select built.event_id
+        from built
+        where
+            built.user_id is null
+            and built.context_group_id in (select changed_accounts.account_id from changed_accounts)
+    {% endif %}
 ),
 
 -- Users resolved from their new events on, with rule 3's answer at their latest built event.
@@ -502,7 +591,10 @@ final as (
             when membership_accounts > 1 then 'ambiguous_membership'
             when email_domain_accounts > 1 then 'ambiguous_email_domain'
             else 'no_matching_rule'
-        end as unresolved_reason
+        end as unresolved_reason,
+        -- the start of the run that wrote the row (macros/tests/rewritten_rows.sql): an incremental
+        -- run's data tests read the rows it rewrote, and the next run finds re-stitched events by it
+        {{ built_at_column() }} as _built_at
     from rules_applied
 )
 

@@ -13,12 +13,15 @@
         materialized='table' if target.type == 'spark' else 'incremental',
         unique_key='event_id',
         on_schema_change='append_new_columns',
-        pre_hook="{{ identity_rebuild_pre_hook('stitch') }}" if target.type != 'spark' else [],
+        pre_hook="{{ identity_rebuild_pre_hook() }}" if target.type != 'spark' else [],
     )
 }}
 
 {%- set plan = identity_stitch_plan(this) if target.type != 'spark' else ['full', none] %}
 {%- set new_rows_only = plan[0] == 'new_rows' %}
+{% if plan[0] == 'full' and plan[1] is not none %}
+{{ identity_rebuild_marker() }}
+{% endif %}
 
 with
 
@@ -148,7 +151,10 @@ final as (
         events.event_at,
         -- when the raw row was landed and from which file (an incremental run's high-water mark)
         events.loaded_at,
-        events.source_file
+        events.source_file,
+        -- the start of the run that wrote the row (macros/tests/rewritten_rows.sql): the rows an
+        -- incremental run re-stitched or added, for int_events_matched_to_account_rules and the tests
+        {{ built_at_column() }} as _built_at
     from events
     left join stitched
         on events.event_id = stitched.event_id
