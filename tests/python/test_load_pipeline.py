@@ -294,6 +294,66 @@ def test_parse_streams_batches_with_the_first_delivery_as_stored_copy():
     assert "msg_001" not in events.column("message_id").to_pylist() and events.num_rows == 11
 
 
+def test_payload_hash_keeps_the_value_earlier_loads_stored(tmp_path):
+    """The payload hash is the MD5 of the landed fields as one JSON array of strings: the value
+    earlier loads stored (then computed with to_json([...])), so a redelivery of a message stored
+    before still compares equal. Checked against Python's own MD5 of that text for a plain message,
+    and against the old expression for awkward values (quotes, backslashes, control characters,
+    non-ASCII text, nulls), in JSON lines and Parquet."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    import pyarrow.parquet as pq
+
+    from pipelines.sources._files import discover
+    from pipelines.sources.product import EVENT_FIELDS, parse_event_files
+
+    plain = {
+        "messageId": "m-plain",
+        "type": "track",
+        "userId": "u1",
+        "event": "Report Viewed",
+        "timestamp": "2024-05-01T10:00:00Z",
+        "context": {"groupId": "acc_1"},
+        "properties": {"report_id": "r1", "n": 2},
+    }
+    awkward = {
+        "messageId": "m-awkward",
+        "type": "identify",
+        "anonymousId": 'a "quoted" \\ back\tslash',
+        "timestamp": "2024-05-01T10:00:00+02:00",
+        "traits": {"name": "Zoë 😀", "note": "line\nbreak \u0001 \u2028"},
+    }
+    events_dir = tmp_path / "product" / "events"
+    events_dir.mkdir(parents=True)
+    (events_dir / "a.jsonl").write_text(
+        "\n".join(json.dumps(m, ensure_ascii=False) for m in (plain, awkward)) + "\n", encoding="utf-8"
+    )
+    row = {name: None for name in EVENT_FIELDS}
+    row.update(message_id="m-parquet", type="track", properties='{"a": "x\\"y", "b": [1, 2]}')
+    pq.write_table(pa.Table.from_pylist([row]), events_dir / "b.parquet")
+
+    files = discover(tmp_path, "product/events", ["*.jsonl", "*.parquet"])
+    events, _ = parse_event_files(files, datetime(2024, 6, 1, tzinfo=UTC))
+    by_id = {r["message_id"]: r for r in events.to_pylist()}
+    assert set(by_id) == {"m-plain", "m-awkward", "m-parquet"}
+
+    fields = [
+        "m-plain", "track", "u1", None, "Report Viewed", "2024-05-01T10:00:00Z", None, "acc_1", None,
+        '{"report_id":"r1","n":2}', None,
+    ]  # fmt: skip
+    assert [by_id["m-plain"][name] for name in EVENT_FIELDS] == fields
+    text = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+    assert by_id["m-plain"]["_payload_hash"] == hashlib.md5(text.encode()).hexdigest()
+
+    con = duckdb.connect()
+    old = con.execute(
+        f"select message_id, md5(cast(to_json([{', '.join(EVENT_FIELDS)}]) as varchar)) from events"
+    ).fetchall()
+    assert {m: h for m, h in old} == {m: r["_payload_hash"] for m, r in by_id.items()}
+    assert by_id["m-parquet"]["properties"] == '{"a":"x\\"y","b":[1,2]}'  # minified like JSON lines
+
+
 def test_split_ahead_stops_its_worker_and_hands_over_its_errors():
     """The parse's worker thread: ends when the consumer stops early, and an error of the parse
     reaches the consumer instead of ending the stream as if it were complete."""
