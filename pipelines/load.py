@@ -275,8 +275,13 @@ def load_drop(
     level = logging.INFO if progress else logging.DEBUG
     result: dict[str, Any] = {"rows": {}, "files_loaded": [], "files_skipped": []}
 
+    landed_files: dict[str, dict[str, tuple[int, str]]] = {}
+
     def plan(pipeline: dlt.Pipeline, files: list[DropFile]) -> list[DropFile]:
-        to_land, to_skip = split_new(files, _landed(pipeline))
+        # the bookkeeping is read once per source (each read opens the warehouse)
+        if pipeline.pipeline_name not in landed_files:
+            landed_files[pipeline.pipeline_name] = _landed(pipeline)
+        to_land, to_skip = split_new(files, landed_files[pipeline.pipeline_name])
         result["files_loaded"] += [f.relative_path for f in to_land]
         result["files_skipped"] += [f.relative_path for f in to_skip]
         for file in to_skip:
@@ -295,22 +300,28 @@ def load_drop(
         result["rows"].update(counts)
         _record_landed(pipeline, files, loaded_at)
 
-    # product: events (jsonl / jsonl.gz / parquet) and memberships. The event tables carry their
-    # own `_dlt_id` (made by DuckDB), so dlt imports the parsed Parquet files as they are instead
-    # of rewriting them to add one.
-    pipeline = _pipeline("product", dest, target_id, pipelines_dir)
-    event_files = plan(pipeline, discover(source_dir, "product/events", EVENT_PATTERNS))
-    membership_files = plan(pipeline, discover(source_dir, "product", ["account_memberships*.csv"]))
+    # product: events (jsonl / jsonl.gz / parquet) and memberships. The event tables get no
+    # `_dlt_id` (ADD_DLT_ID off while the source runs), so dlt's normalize step imports their
+    # Parquet files as they are instead of rewriting them to add one. A source with no file in the
+    # drop is not opened at all (nothing to land or skip).
+    event_files = discover(source_dir, "product/events", EVENT_PATTERNS)
+    membership_files = discover(source_dir, "product", ["account_memberships*.csv"])
+    pipeline = (
+        _pipeline("product", dest, target_id, pipelines_dir) if event_files or membership_files else None
+    )
+    if pipeline is not None:
+        event_files, membership_files = plan(pipeline, event_files), plan(pipeline, membership_files)
     with EventParse(event_files, loaded_at, scratch_dir=pipelines_dir) as parse:
-        replace = _prepare_events(pipeline, dest, warehouse_path.resolve(), parse)
+        replace = pipeline is not None and _prepare_events(pipeline, dest, warehouse_path.resolve(), parse)
         saved = os.environ.get(_ADD_DLT_ID)
         os.environ[_ADD_DLT_ID] = "false"
         try:
-            run(
-                pipeline,
-                product_source(parse if event_files else None, membership_files, loaded_at, replace),
-                event_files + membership_files,
-            )
+            if pipeline is not None:
+                run(
+                    pipeline,
+                    product_source(parse if event_files else None, membership_files, loaded_at, replace),
+                    event_files + membership_files,
+                )
         finally:
             if saved is None:
                 os.environ.pop(_ADD_DLT_ID, None)
@@ -318,23 +329,25 @@ def load_drop(
                 os.environ[_ADD_DLT_ID] = saved
 
     # stripe
-    pipeline = _pipeline("stripe", dest, target_id, pipelines_dir)
     by_name = {
-        name: plan(pipeline, discover(source_dir, "billing", [f"{name}*.jsonl", f"{name}*.jsonl.gz"]))
+        name: discover(source_dir, "billing", [f"{name}*.jsonl", f"{name}*.jsonl.gz"])
         for name in ("customers", "subscriptions", "invoices")
     }
-    run(
-        pipeline,
-        stripe_source(by_name["customers"], by_name["subscriptions"], by_name["invoices"], loaded_at),
-        [f for files in by_name.values() for f in files],
-    )
+    if any(by_name.values()):
+        pipeline = _pipeline("stripe", dest, target_id, pipelines_dir)
+        by_name = {name: plan(pipeline, files) for name, files in by_name.items()}
+        run(
+            pipeline,
+            stripe_source(by_name["customers"], by_name["subscriptions"], by_name["invoices"], loaded_at),
+            [f for files in by_name.values() for f in files],
+        )
 
     # crm
-    pipeline = _pipeline("crm", dest, target_id, pipelines_dir)
-    crm_files = {
-        table: plan(pipeline, discover(source_dir, "crm", [f"{table}*.csv"])) for table in CRM_TABLES
-    }
-    run(pipeline, crm_source(crm_files, loaded_at), [f for files in crm_files.values() for f in files])
+    crm_files = {table: discover(source_dir, "crm", [f"{table}*.csv"]) for table in CRM_TABLES}
+    if any(crm_files.values()):
+        pipeline = _pipeline("crm", dest, target_id, pipelines_dir)
+        crm_files = {table: plan(pipeline, files) for table, files in crm_files.items()}
+        run(pipeline, crm_source(crm_files, loaded_at), [f for files in crm_files.values() for f in files])
 
     log.info(
         "landed %d file(s), skipped %d unchanged; rows: %s",
