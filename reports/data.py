@@ -326,7 +326,7 @@ class _AccountRows:
     At ``large`` the account page's small marts (``dim_accounts`` and seven facts, 10,700-218,000
     rows each, not stored by account) cost 1-4 ms each per call to scan for one account: DuckDB's
     zone maps cannot skip a row group when every row group holds every account. Read once per file
-    (about 0.4 s at ``large``), one account's rows are a slice. Text is interned (one object per
+    (about 0.5 s CPU at ``large``), one account's rows are a slice. Text is interned (one object per
     distinct value). ``of()`` returns what ``fetchnumpy()`` of the one-account query returns: the
     rows in the table's order, a column masked only when those rows have a NULL in it."""
 
