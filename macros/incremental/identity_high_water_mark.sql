@@ -182,3 +182,36 @@
     {%- endif %}
     {{ return('') }}
 {% endmacro %}
+
+{#- The staged events' rows to test on an incremental run (the staged events are a view over raw;
+    macros/tests/rewritten_rows.sql asks this for a relation with `loaded_at` and no `_built_at`):
+    the raw rows landed after what int_events_stitched_to_users held before, as a predicate on
+    `loaded_at` (a literal: DuckDB prunes the other row groups before parsing them). Before that
+    table is rebuilt in this invocation (a `dbt build` tests the staged events first), those are the
+    rows after its latest `loaded_at`, the ones this run will stitch; otherwise (it was rebuilt in
+    this invocation, or it is not selected: a later `dbt test`) the rows after the latest `loaded_at`
+    it held before its latest write. None (every row is tested) when it has not been built with
+    `_built_at`, or when its latest write was a rebuild of every event; none for any other relation. -#}
+{% macro identity_new_raw_rows_filter(relation, columns) %}
+    {%- if not execute or 'loaded_at' not in columns
+        or relation.identifier | lower not in ['stg_product__events', 'base_product__events'] %}
+        {{ return(none) }}
+    {%- endif %}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.int_events_stitched_to_users') %}
+    {%- if node is none %}{{ return(none) }}{% endif %}
+    {%- set stitched = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) %}
+    {%- if stitched is none %}{{ return(none) }}{% endif %}
+    {%- set stitched_columns = adapter.get_columns_in_relation(stitched) | map(attribute='name') | map('lower') | list %}
+    {%- if '_built_at' not in stitched_columns %}{{ return(none) }}{% endif %}
+    {%- set written_now = run_query('select max(_built_at) = ' ~ built_at_column() ~ ' from ' ~ stitched).rows %}
+    {%- if written_now | length == 0 or written_now[0][0] is none %}{{ return(none) }}{% endif %}
+    {%- if node.unique_id in selected_resources and not written_now[0][0] %}
+        {%- set query = 'select cast(max(loaded_at) as ' ~ dbt.type_string() ~ ') from ' ~ stitched %}
+    {%- else %}
+        {%- set query = 'select cast(max(loaded_at) as ' ~ dbt.type_string() ~ ') from ' ~ stitched
+            ~ ' where _built_at < (select max(_built_at) from ' ~ stitched ~ ')' %}
+    {%- endif %}
+    {%- set mark = run_query(query).columns[0].values()[0] %}
+    {%- if mark is none %}{{ return(none) }}{% endif %}
+    {{ return("loaded_at > '" ~ mark ~ "'") }}
+{% endmacro %}

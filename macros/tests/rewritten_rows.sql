@@ -45,7 +45,9 @@
     {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
     {%- if '_built_at' not in columns -%}
-        {{ return(none) }}
+        {#- the staged events (a view over raw): the raw rows landed since the identity models'
+            previous build (macros/incremental/identity_high_water_mark.sql) -#}
+        {{ return(identity_new_raw_rows_filter(relation, columns)) }}
     {%- endif -%}
     {%- set latest = run_query("select " ~ dbt.cast("max(_built_at)", dbt.type_string()) ~ " from " ~ relation) -%}
     {%- set latest_value = latest.columns[0].values()[0] if latest.rows | length > 0 else none -%}

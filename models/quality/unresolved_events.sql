@@ -12,7 +12,8 @@ matched_events as (
         message_type,
         event_name,
         event_at,
-        unresolved_reason
+        unresolved_reason,
+        _built_at
     from {{ ref('int_events_matched_to_account_rules') }}
     where account_id is null
 ),
@@ -26,7 +27,10 @@ final as (
         message_type,
         event_name,
         event_at,
-        unresolved_reason as reason
+        unresolved_reason as reason,
+        -- the run that resolved the event (int_events_matched_to_account_rules): an incremental run's
+        -- data tests read the rows it resolved only
+        _built_at
     from matched_events
 )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -22,11 +23,13 @@ import pandas as pd
 import pytest
 from dbt_support import dbt_build
 
+from pipelines.dbt_runner import invoke
 from pipelines.demo import generate
 from pipelines.load import load_drop
 
 pytestmark = pytest.mark.slow
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 END_DATE = dt.date(2026, 3, 31)
 MODELS = ["int_events_stitched_to_users", "int_events_matched_to_account_rules"]
 SELECT = ["--select", f"+{MODELS[1]}", "--exclude-resource-type", "test", "unit_test"]
@@ -243,3 +246,155 @@ def test_incremental_run_after_changed_memberships_and_a_restitch_equals_full_re
     for model in MODELS:
         pd.testing.assert_frame_equal(incremental[model], full_refresh[model], check_exact=True)
         pd.testing.assert_frame_equal(again[model], full_refresh[model], check_exact=True)
+
+
+# -- the identity and staged events' data tests on an incremental run -----------------------------
+# They read only the rows the run wrote (`where: __rewritten_rows__`, unique_in_rewritten_rows,
+# assert_no_event_attributed_twice limited to the events the run resolved or staged); each check
+# below plants a bad row, the way a faulty model or load would write it, and runs the real tests.
+
+IDENTITY_TESTED = ["stg_product__events", *MODELS, "int_events_resolved_to_accounts", "unresolved_events"]
+TESTS = [
+    "test",
+    "--select",
+    *IDENTITY_TESTED,
+    "assert_no_event_attributed_twice",
+    "--exclude-resource-type",
+    "unit_test",
+    "--indirect-selection",
+    "cautious",
+]
+BUILD = [
+    "build",
+    "--select",
+    *[f"+{m}" for m in IDENTITY_TESTED],
+    "--exclude-resource-type",
+    "unit_test",
+    "--indirect-selection",
+    "cautious",
+]
+
+
+def _run(tmp: Path, db: Path, label: str, *command: str) -> dict[str, str]:
+    """dbt `command` on `db`; {test or model name: status} from its run_results."""
+    artifacts = tmp / "artifacts" / label
+    artifacts.mkdir(parents=True)
+    invoke(
+        list(command),
+        project_dir=REPO_ROOT,
+        build_db=db,
+        target_dir=tmp / "target",
+        log_dir=artifacts,
+        artifacts_dir=artifacts,
+    )
+    stem = {"test": "unit_test"}.get(command[0], command[0])  # pipelines.dbt_runner's file names
+    results = json.loads((artifacts / f"{stem}_run_results.json").read_text())["results"]
+    return {r["unique_id"].split(".")[2]: r["status"] for r in results}
+
+
+def _status(results: dict[str, str], name: str) -> str:
+    matches = [status for test, status in results.items() if test == name or test.startswith(name + "_")]
+    assert len(matches) == 1, (name, sorted(results))
+    return matches[0]
+
+
+@pytest.fixture(scope="module")
+def tested_warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("identity_data_tests")
+    drop, db, pipelines = tmp / "drop", tmp / "wh.duckdb", str(tmp / "dlt")
+    generate(drop, accounts=6, days=21, end_date=END_DATE, progress=False)
+    last = sorted((drop / "product" / "events").glob("*.jsonl*"))[-1]
+    held = tmp / last.name
+    last.rename(held)
+    load_drop(drop, db, progress=False, pipelines_dir=pipelines)
+    full = _run(tmp, db, "full", *BUILD, "--full-refresh")
+    assert full and all(status in ("success", "pass") for status in full.values()), full
+    held.rename(last)
+    load_drop(drop, db, progress=False, pipelines_dir=pipelines)
+    incremental = _run(tmp, db, "incremental", *BUILD)
+    incremental |= _run(tmp, db, "incremental_tests", *TESTS)
+    assert all(status in ("success", "pass") for status in incremental.values()), incremental
+    return {"tmp": tmp, "db": db}
+
+
+def _copy_warehouse(warehouse: dict, label: str) -> Path:
+    copy = warehouse["tmp"] / label / warehouse["db"].name
+    copy.parent.mkdir()
+    shutil.copyfile(warehouse["db"], copy)
+    return copy
+
+
+def _rows(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(db)) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def test_identity_tests_read_the_rows_the_run_wrote(tested_warehouse: dict) -> None:
+    matched = "intermediate.int_events_matched_to_account_rules"
+    ((latest, total),) = _rows(
+        tested_warehouse["db"],
+        f"select count(*) filter (where _built_at = (select max(_built_at) from {matched})), count(*) "
+        f"from {matched}",
+    )
+    assert 0 < latest < total
+
+
+def test_a_bad_new_row_fails_and_a_bad_old_row_is_not_retested(tested_warehouse: dict) -> None:
+    db = _copy_warehouse(tested_warehouse, "planted_nulls")
+    matched = "intermediate.int_events_matched_to_account_rules"
+    latest = f"(select max(_built_at) from {matched})"
+    _rows(
+        db,
+        f"update {matched} set is_stitched = null "
+        f"where event_id = (select min(event_id) from {matched} where _built_at = {latest})",
+    )
+    _rows(
+        db,
+        f"update {matched} set resolution_rule = 'guessed' where event_id = ("
+        f"select min(event_id) from {matched} where _built_at < {latest} and account_id is not null)",
+    )
+    results = _run(tested_warehouse["tmp"], db, "planted_nulls", *TESTS)
+    assert _status(results, "not_null_int_events_matched_to_account_rules_is_stitched") == "fail"
+    # the old row was tested by the run that wrote it
+    assert _status(results, "accepted_values_int_events_matched_to_account_rules_resolution_rule") == "pass"
+    everything = _run(
+        tested_warehouse["tmp"], db, "planted_nulls_all", *TESTS, "--vars", "{test_all_rows: true}"
+    )
+    assert (
+        _status(everything, "accepted_values_int_events_matched_to_account_rules_resolution_rule") == "fail"
+    )
+
+
+def test_a_new_event_sharing_an_old_events_id_fails_the_key_tests(tested_warehouse: dict) -> None:
+    db = _copy_warehouse(tested_warehouse, "planted_duplicates")
+    matched = "intermediate.int_events_matched_to_account_rules"
+    # an old row carrying the key of a row of the latest write (identity), and a raw row landed
+    # after the identity models' previous build with an old message id (staging)
+    _rows(
+        db,
+        f"insert into {matched} select * replace ((select min(_built_at) from {matched}) as _built_at) "
+        f"from {matched} where _built_at = (select max(_built_at) from {matched}) order by event_id limit 1",
+    )
+    _rows(
+        db,
+        "insert into raw_product.events by name select * replace ("
+        " (select max(_loaded_at) from raw_product.events) as _loaded_at, 'again.jsonl' as _source_file) "
+        "from raw_product.events where _loaded_at = (select min(_loaded_at) from raw_product.events) "
+        "order by message_id limit 1",
+    )
+    results = _run(tested_warehouse["tmp"], db, "planted_duplicates", *TESTS)
+    assert _status(results, "unique_in_rewritten_rows_int_events_matched_to_account_rules_event_id") == "fail"
+    assert _status(results, "unique_in_rewritten_rows_stg_product__events_event_id") == "fail"
+
+
+def test_a_new_event_lost_or_counted_twice_fails(tested_warehouse: dict) -> None:
+    db = _copy_warehouse(tested_warehouse, "planted_outcomes")
+    matched = "intermediate.int_events_matched_to_account_rules"
+    ((lost,),) = _rows(
+        db,
+        f"select min(event_id) from {matched} "
+        f"where _built_at = (select max(_built_at) from {matched}) and account_id is not null",
+    )
+    _rows(db, f"delete from {matched} where event_id = ?", [lost])
+    results = _run(tested_warehouse["tmp"], db, "planted_outcomes", *TESTS)
+    assert _status(results, "assert_no_event_attributed_twice") == "fail"

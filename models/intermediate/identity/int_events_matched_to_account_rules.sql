@@ -35,10 +35,14 @@
 {% if plan['mode'] == 'full' and plan['mark'] is not none %}
 {{ identity_rebuild_marker() }}
 {% endif %}
+{#- On an incremental run the stitched and built events are read several times, each time for a few
+    users only: DuckDB and PostgreSQL must not materialise them whole as CTEs (the filters then
+    reach each scan). #}
+{%- set read_per_use = 'not materialized' if resolve_touched_only else '' %}
 
 with
 
-stitched_events as (
+stitched_events as {{ read_per_use }} (
     select
         event_id,
         message_type,
@@ -168,7 +172,7 @@ email_domain_matches as (
 {% endif %}
 
 {% if resolve_touched_only %}
-built as (
+built as {{ read_per_use }} (
     select
         event_id,
         user_id,

@@ -17,7 +17,8 @@ matched_events as (
         milestone_name,
         quota_name,
         quota_threshold_pct,
-        resolution_rule
+        resolution_rule,
+        _built_at
     from {{ ref('int_events_matched_to_account_rules') }}
     where account_id is not null
 ),
@@ -45,7 +46,9 @@ final as (
         matched_events.milestone_name,
         matched_events.quota_name,
         matched_events.quota_threshold_pct,
-        matched_events.resolution_rule
+        matched_events.resolution_rule,
+        -- the run that resolved the event: an incremental run's data tests read its rows only
+        matched_events._built_at
     from matched_events
     left join key_features
         on matched_events.event_name = key_features.event_name

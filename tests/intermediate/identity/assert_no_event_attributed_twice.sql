@@ -1,19 +1,48 @@
 -- Claim: every staged event is either attributed to exactly one account or counted once as
 -- unresolved, never both and never lost: resolved + unresolved = staged, event by event.
+-- On an incremental run (not `--full-refresh`, not `test_all_rows`) the claim is checked for the
+-- events that run resolved (int_events_matched_to_account_rules' latest write) and the raw rows
+-- landed since the identity models' previous build (a staged event the run lost), each against all
+-- rows: the other events' outcomes were checked by the run that resolved them
+-- (macros/tests/rewritten_rows.sql, macros/incremental/identity_high_water_mark.sql).
+{%- set matched_filter = rewritten_rows_filter(ref('int_events_matched_to_account_rules')) %}
+{%- set staged_filter = rewritten_rows_filter(ref('stg_product__events')) %}
+{%- set limited = matched_filter is not none and staged_filter is not none %}
 
 with
+
+{% if limited %}
+checked_events as (
+    select event_id
+    from {{ ref('int_events_matched_to_account_rules') }}
+    where {{ matched_filter }}
+    union
+    select event_id
+    from {{ ref('stg_product__events') }}
+    where {{ staged_filter }}
+),
+{% endif %}
 
 staged as (
     select event_id
     from {{ ref('stg_product__events') }}
+    {% if limited %}
+        where event_id in (select checked_events.event_id from checked_events)
+    {% endif %}
 ),
 
 outcomes as (
     select event_id
     from {{ ref('int_events_resolved_to_accounts') }}
+    {% if limited %}
+        where event_id in (select checked_events.event_id from checked_events)
+    {% endif %}
     union all
     select event_id
     from {{ ref('unresolved_events') }}
+    {% if limited %}
+        where event_id in (select checked_events.event_id from checked_events)
+    {% endif %}
 ),
 
 outcome_counts as (
