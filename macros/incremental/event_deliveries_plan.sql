@@ -75,9 +75,73 @@
 {% macro event_deliveries_pre_hook() %}
     {%- if not execute or not is_incremental() %}{{ return('') }}{% endif %}
     {%- set plan = event_deliveries_plan(this, source('product', 'event_deliveries'), source('product', 'events')) %}
-    {%- if plan.rebuild %}{{ return('delete from ' ~ this) }}{% endif %}
+    {%- if plan.rebuild %}{{ return(event_deliveries_empty_sql(this)) }}{% endif %}
     {%- if plan.reprocess %}
         {{ return('delete from ' ~ this ~ ' where ' ~ event_deliveries_keys_predicate(plan.reprocess, 'source_file', 'line_number')) }}
     {%- endif %}
     {{ return('') }}
+{% endmacro %}
+
+{#- Incremental quality.rejected_records (issue 9). Its costly part is the rejected raw events (the
+    checked view base_product__events parses every event); a run re-reads only the events of the
+    loads that base_product__event_deliveries wrote since this table's latest `_built_at` (every
+    load of events has deliveries: the events are their stored copies), by the smallest such
+    `loaded_at` (a literal on the raw column). Every other raw table's rejections, the deliveries'
+    included (a filtered scan of that table), are rewritten in full on every run. The deliveries
+    table rebuilt since (a re-landed file, whose events may have changed or gone), or a table
+    without `_built_at`: the run rebuilds everything. Returns {'mode': 'full' | 'new_rows',
+    'rebuild': bool, 'events_from': the smallest loaded_at to re-read, or none when no load is new}. -#}
+{% macro rejected_records_plan(relation, deliveries) %}
+    {%- set full = {'mode': 'full', 'rebuild': false, 'events_from': none} %}
+    {%- if not execute or relation is none or not is_incremental() %}{{ return(full) }}{% endif %}
+    {%- set rebuild = {'mode': 'full', 'rebuild': true, 'events_from': none} %}
+    {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list %}
+    {%- if '_built_at' not in columns %}{{ return(rebuild) }}{% endif %}
+    {#- an empty table has no `_built_at` to start from #}
+    {%- set built = run_query('select count(*) from ' ~ relation).rows[0] %}
+    {%- if built[0] | int == 0 %}{{ return(rebuild) }}{% endif %}
+    {%- set query %}
+        select
+            cast(min(written.loaded_at) as {{ dbt.type_string() }}) as events_from,
+            count(*) as written_rows,
+            (select count(*) from {{ deliveries }}) as all_rows
+        from {{ deliveries }} as written
+        where written._built_at > (select max(built._built_at) from {{ relation }} as built)
+    {%- endset %}
+    {%- set row = run_query(query).rows[0] %}
+    {%- if row[1] | int > 0 and (row[1] | int) == (row[2] | int) %}{{ return(rebuild) }}{% endif %}
+    {{ return({'mode': 'new_rows', 'rebuild': false, 'events_from': row[0]}) }}
+{% endmacro %}
+
+{#- Pre-hook of quality.rejected_records: empty the table before a rebuild; otherwise delete what
+    the run writes again (every rejection but the events', and the events' of the loads re-read). -#}
+{% macro rejected_records_pre_hook() %}
+    {%- if not execute or not is_incremental() %}{{ return('') }}{% endif %}
+    {%- set plan = rejected_records_plan(this, ref('base_product__event_deliveries')) %}
+    {%- if plan.rebuild %}{{ return(event_deliveries_empty_sql(this)) }}{% endif %}
+    {%- set query %}
+        delete from {{ this }}
+        where not (source_system = 'product' and source_table = 'events')
+        {%- if plan.events_from is not none %}
+            or record_key in (
+                select cast(raw_events.message_id as {{ dbt.type_string() }})
+                from {{ source('product', 'events') }} as raw_events
+                where raw_events._loaded_at >= '{{ plan.events_from }}'
+            )
+        {%- endif %}
+    {%- endset %}
+    {{ return(query) }}
+{% endmacro %}
+
+{#- Empty a table before a rebuild. A table built before `_built_at` gets the column here, in the
+    run's transaction: dbt's on_schema_change would add it in another one, and DuckDB then refuses
+    to commit the delete ("another transaction has altered this table"). -#}
+{% macro event_deliveries_empty_sql(relation) %}
+    {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list %}
+    {%- set statements = [] %}
+    {%- if '_built_at' not in columns %}
+        {%- do statements.append('alter table ' ~ relation ~ ' add column _built_at ' ~ dbt.type_timestamp()) %}
+    {%- endif %}
+    {%- do statements.append('delete from ' ~ relation) %}
+    {{ return(statements | join(';\n')) }}
 {% endmacro %}

@@ -17,6 +17,21 @@
     ('crm', 'support_tickets', 'base_crm__support_tickets'),
     ('crm', 'health_overrides', 'base_crm__health_overrides'),
 ] %}
+{#- Incremental on DuckDB and PostgreSQL (issue 9): the rejected events (base_product__events checks
+    every raw event) are read only for the loads the deliveries check wrote since this table's latest
+    write; every other table's rejections are rewritten on each run (a few rows each); a rebuilt
+    deliveries table (a re-landed file) rebuilds everything (macros/incremental/event_deliveries_plan.sql,
+    rejected_records_plan). Spark has no delete on plain tables: a table there. #}
+{{
+    config(
+        materialized='table' if target.type == 'spark' else 'incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ rejected_records_pre_hook() }}" if target.type != 'spark' else [],
+    )
+}}
+{%- set plan = rejected_records_plan(this, ref('base_product__event_deliveries'))
+    if target.type != 'spark' else {'mode': 'full'} %}
 with
 
 rejections as (
@@ -29,6 +44,13 @@ rejections as (
         raw_payload
     from {{ ref(model) }}
     where rejection_reason is not null
+    {%- if model == 'base_product__events' and plan.mode == 'new_rows' %}
+        {%- if plan.events_from is none %}
+        and 1 = 0
+        {%- else %}
+        and loaded_at >= '{{ plan.events_from }}'
+        {%- endif %}
+    {%- endif %}
     {%- if not loop.last %}
     union all
     {%- endif %}
@@ -43,7 +65,8 @@ final as (
         source_table,
         record_key,
         reason,
-        raw_payload
+        raw_payload,
+        {{ built_at_column() }} as _built_at
     from rejections
 )
 

@@ -46,11 +46,12 @@ def _dbt(tmp: Path, db: Path, *extra: str) -> None:
 
 
 def _tables(db: Path) -> dict[str, pd.DataFrame]:
-    """The deliveries table, its stg view and the rejected records, without `_built_at`."""
+    """The deliveries table, its stg view and the rejected records, without `_built_at` (when the
+    run that wrote a row started, not data)."""
     queries = {
         DELIVERIES: f"select * exclude (_built_at) from {DELIVERIES} order by event_delivery_id",
         "stg": "select * exclude (_built_at) from staging.stg_product__event_deliveries order by 1",
-        "rejected": "select * from quality.rejected_records order by rejected_record_id",
+        "rejected": "select * exclude (_built_at) from quality.rejected_records order by rejected_record_id",
     }
     with duckdb.connect(str(db), read_only=True) as con:
         return {name: con.sql(sql).df().reset_index(drop=True) for name, sql in queries.items()}
