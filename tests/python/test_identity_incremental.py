@@ -258,6 +258,7 @@ TESTS = [
     "test",
     "--select",
     *IDENTITY_TESTED,
+    "base_product__events",  # read by the staged events' key test
     "assert_no_event_attributed_twice",
     "--exclude-resource-type",
     "unit_test",
@@ -384,7 +385,7 @@ def test_a_new_event_sharing_an_old_events_id_fails_the_key_tests(tested_warehou
     )
     results = _run(tested_warehouse["tmp"], db, "planted_duplicates", *TESTS)
     assert _status(results, "unique_in_rewritten_rows_int_events_matched_to_account_rules_event_id") == "fail"
-    assert _status(results, "unique_in_rewritten_rows_stg_product__events_event_id") == "fail"
+    assert _status(results, "unique_among_landed_rows_stg_product__events_event_id") == "fail"
 
 
 def test_a_new_event_lost_or_counted_twice_fails(tested_warehouse: dict) -> None:

@@ -1,9 +1,10 @@
+-- depends_on: {{ ref('int_events_stitched_to_users') }}
 -- Claim: every staged event is either attributed to exactly one account or counted once as
 -- unresolved, never both and never lost: resolved + unresolved = staged, event by event.
 -- On an incremental run (not `--full-refresh`, not `test_all_rows`) the claim is checked for the
 -- events that run resolved (int_events_matched_to_account_rules' latest write) and the raw rows
 -- landed since the identity models' previous build (a staged event the run lost), each against all
--- rows: the other events' outcomes were checked by the run that resolved them
+-- outcome rows: the other events' outcomes were checked by the run that resolved them
 -- (macros/tests/rewritten_rows.sql, macros/incremental/identity_high_water_mark.sql).
 {%- set matched_filter = rewritten_rows_filter(ref('int_events_matched_to_account_rules')) %}
 {%- set staged_filter = rewritten_rows_filter(ref('stg_product__events')) %}
@@ -27,7 +28,17 @@ staged as (
     select event_id
     from {{ ref('stg_product__events') }}
     {% if limited %}
-        where event_id in (select checked_events.event_id from checked_events)
+        -- the raw rows landed since (a literal on loaded_at: the staged view parses those rows only)
+        where {{ staged_filter }}
+        union all
+        -- the earlier staged events the run resolved again, as int_events_stitched_to_users holds
+        -- them (one row per staged event; a raw row that changed or left makes the identity models
+        -- rebuild every event, and then every row is checked)
+        select event_id
+        from {{ ref('int_events_stitched_to_users') }}
+        where
+            not ({{ staged_filter }})
+            and event_id in (select checked_events.event_id from checked_events)
     {% endif %}
 ),
 
