@@ -40,15 +40,20 @@
     {%- endset %}
     {%- set counts = run_query(counts_query).rows[0] %}
     {%- if (counts[0] | int) != (counts[1] | int) + (counts[2] | int) %}{{ return(rebuild) }}{% endif %}
+    {#- the rejected rows first (materialized: else DuckDB probes every built row's event_id) #}
     {%- set reprocess_query %}
-        select built.source_file, built.line_number
-        from {{ relation }} as built
-        where built.rejection_reason is not null
-            and built.event_id in (
-                select new_events.message_id
-                from {{ events }} as new_events
-                where new_events._loaded_at > '{{ mark }}'
-            )
+        with rejected as materialized (
+            select built.event_id, built.source_file, built.line_number
+            from {{ relation }} as built
+            where built.rejection_reason is not null
+        )
+        select rejected.source_file, rejected.line_number
+        from rejected
+        where rejected.event_id in (
+            select new_events.message_id
+            from {{ events }} as new_events
+            where new_events._loaded_at > '{{ mark }}'
+        )
         order by 1, 2
         limit {{ reprocess_limit + 1 }}
     {%- endset %}
