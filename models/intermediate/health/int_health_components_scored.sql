@@ -17,6 +17,13 @@
 }}
 {#- scores as decimal(5,1), not numeric(28,1): 128-bit decimals are slow to read (macros/narrow_types.sql) #}
 {%- set round_1 = round_score("{expr}") | string %}
+{%- set key_feature_events_per_user %}
+        case
+            when usage_signals.active_users_30d > 0
+                then 1.0 * usage_signals.key_feature_events_30d / usage_signals.active_users_30d
+            else 0
+        end
+{%- endset %}
 
 with
 
@@ -85,6 +92,28 @@ reprocess_window as (
 
 ),
 
+-- depth ranks the accounts of one segment (the scoring config's: '*' when the account has none) on
+-- one day. Ranked here over four columns, not over the joined rows with every config parameter: a
+-- window holds its rows in memory, and the wide one ran out of a 640 MB cap at 12M events (issue 9).
+depth_ranked as (
+
+    select
+        usage_signals.account_id,
+        usage_signals.date_day,
+        cume_dist() over (
+            partition by coalesce(accounts.segment, '*'), usage_signals.date_day
+            order by {{ key_feature_events_per_user }}
+        ) as depth_cume_dist
+    from usage_signals
+    inner join accounts
+        on usage_signals.account_id = accounts.account_id
+    inner join reprocess_window
+        on usage_signals.date_day >= reprocess_window.reprocess_from_date
+    -- the rows `joined` keeps: its inner join to the config drops segments the config lacks
+    where coalesce(accounts.segment, '*') in (select scoring_config.segment from scoring_config)
+
+),
+
 joined as (
 
     select
@@ -121,11 +150,8 @@ joined as (
         {{ dbt.datediff('accounts.created_date', 'usage_signals.date_day', 'day') }}             as account_age_days,
         {{ dbt.datediff('usage_signals.source_last_event_date', 'usage_signals.date_day', 'day') }}
             as days_since_source_event,
-        case
-            when usage_signals.active_users_30d > 0
-                then 1.0 * usage_signals.key_feature_events_30d / usage_signals.active_users_30d
-            else 0
-        end as key_feature_events_per_active_user_30d,
+        {{ key_feature_events_per_user }} as key_feature_events_per_active_user_30d,
+        depth_ranked.depth_cume_dist,
         current_inputs.input_fingerprint,
         scoring_config.*
     from usage_signals
@@ -143,6 +169,10 @@ joined as (
             and usage_signals.date_day = cs_signals.date_day
     inner join reprocess_window
         on usage_signals.date_day >= reprocess_window.reprocess_from_date
+    inner join depth_ranked
+        on
+            usage_signals.account_id = depth_ranked.account_id
+            and usage_signals.date_day = depth_ranked.date_day
 
 ),
 
@@ -157,9 +187,7 @@ components_scored as (
         {{ round_1.format(expr="100 * adopted_feature_weight_ratio") }} as adoption_score,
         -- depth: percentile of key-feature events per active user among same-segment accounts that day
         {{ round_1.format(expr="case when key_feature_events_per_active_user_30d > 0
-            then 100 * cume_dist() over (
-                partition by segment, date_day order by key_feature_events_per_active_user_30d
-            ) else 0 end") }} as depth_score,
+            then 100 * depth_cume_dist else 0 end") }} as depth_score,
         -- breadth: active users 30d over licensed seats, full marks at breadth_target_ratio
         {{ round_1.format(expr="100 * least(active_user_ratio_30d / breadth_target_ratio, 1)") }}
             as breadth_score,
