@@ -11,22 +11,28 @@
 {% test unique_among_landed_rows(model, column_name, landed) %}
 {%- set filter = rewritten_rows_filter(model) %}
 
+{%- if filter %}
+select
+    landed_rows.{{ column_name }} as unique_field,
+    count(*) as n_records
+from {{ landed }} as landed_rows
+-- a join to the distinct new keys, not `in (select ...)` (see unique_in_rewritten_rows)
+inner join (
+    select distinct new_rows.{{ column_name }}
+    from {{ model }} as new_rows
+    where new_rows.{{ filter }}
+) as new_keys
+    on landed_rows.{{ column_name }} = new_keys.{{ column_name }}
+group by landed_rows.{{ column_name }}
+having count(*) > 1
+{%- else %}
 select
     {{ column_name }} as unique_field,
     count(*) as n_records
-{%- if filter %}
-from {{ landed }}
-where
-    {{ column_name }} in (
-        select new_rows.{{ column_name }}
-        from {{ model }} as new_rows
-        where new_rows.{{ filter }}
-    )
-{%- else %}
 from {{ model }}
 where {{ column_name }} is not null
-{%- endif %}
 group by {{ column_name }}
 having count(*) > 1
+{%- endif %}
 
 {% endtest %}

@@ -34,25 +34,29 @@ staged as (
         -- the earlier staged events the run resolved again, as int_events_stitched_to_users holds
         -- them (one row per staged event; a raw row that changed or left makes the identity models
         -- rebuild every event, and then every row is checked)
-        select event_id
-        from {{ ref('int_events_stitched_to_users') }}
-        where
-            not ({{ staged_filter }})
-            and event_id in (select checked_events.event_id from checked_events)
+        select stitched.event_id
+        from {{ ref('int_events_stitched_to_users') }} as stitched
+        -- joins to the checked ids, not `in (select ...)`: DuckDB built that semi-join's hash table
+        -- from every row of the big side (macros/tests/test_unique_in_rewritten_rows.sql)
+        inner join checked_events
+            on stitched.event_id = checked_events.event_id
+        where not (stitched.{{ staged_filter }})
     {% endif %}
 ),
 
 outcomes as (
-    select event_id
-    from {{ ref('int_events_resolved_to_accounts') }}
+    select resolved.event_id
+    from {{ ref('int_events_resolved_to_accounts') }} as resolved
     {% if limited %}
-        where event_id in (select checked_events.event_id from checked_events)
+        inner join checked_events
+            on resolved.event_id = checked_events.event_id
     {% endif %}
     union all
-    select event_id
-    from {{ ref('unresolved_events') }}
+    select unresolved.event_id
+    from {{ ref('unresolved_events') }} as unresolved
     {% if limited %}
-        where event_id in (select checked_events.event_id from checked_events)
+        inner join checked_events
+            on unresolved.event_id = checked_events.event_id
     {% endif %}
 ),
 
