@@ -126,9 +126,12 @@ def _fresh(*paths: Path) -> None:
             shutil.rmtree(path)
         elif path.exists() or path.is_symlink():
             path.unlink()
-        for extra in (Path(f"{path}.wal"),):
-            if extra.exists():
-                extra.unlink()
+        if Path(f"{path}.wal").exists():
+            Path(f"{path}.wal").unlink()
+        # DuckDB's spill folder beside the file (the build's temp_directory): under the memory cap
+        # it can hold as much as the warehouse
+        if Path(f"{path}.tmp").is_dir():
+            shutil.rmtree(Path(f"{path}.tmp"))
 
 
 def _copy_db(src: Path, dst: Path) -> Path:
@@ -401,10 +404,19 @@ def bench_size(size: str, work_root: Path, runs: int, checkpoint=None, keep: boo
         print(f"[{size}] full refresh + marts comparison", flush=True)
         _copy_db(incremental_db, reference)
         guarded("full_refresh", lambda: _dbt(work, reference, [*DBT_BUILD, "--full-refresh"], "full_refresh"))
-        guarded(
-            "marts_comparison",
-            lambda: run_step("compare_marts", {"db": str(incremental_db), "reference": str(reference)}, work),
-        )
+        # Marts of a failed build are the incremental copy's, untouched: comparing them would say
+        # "equal" about nothing (the session-5 large run's reference build ran out of disk).
+        failed = [key for key in ("incremental", "full_refresh") if not out.get(key, {}).get("success")]
+        for key in failed:
+            if key in out and key not in out["errors"]:
+                messages = [f.get("message", "") for f in out[key].get("failures", [])]
+                out["errors"][key] = "dbt reported failures: " + " | ".join(messages)[:600]
+        if failed:
+            out["errors"]["marts_comparison"] = "not compared: failed or missing: " + ", ".join(failed)
+            print(f"[{size}] marts comparison skipped: {failed} did not succeed", flush=True)
+        else:
+            compare = {"db": str(incremental_db), "reference": str(reference)}
+            guarded("marts_comparison", lambda: run_step("compare_marts", compare, work))
 
     out["goals"] = goals(out)
     out["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -552,11 +564,14 @@ def write_markdown(results_dir: Path) -> Path:
         lambda r: f"{_fmt(r['generate']['peak_rss_mb'])} / {_fmt(r['floor']['peak_rss_mb'])}",
     )
     row("dbt build success", lambda r: str(r["build"]["success"]))
+    row("steps that failed", lambda r: ", ".join(sorted(r.get("errors", {}))) or "none")
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines.append("")
     for s in sizes:
+        for step, error in sorted(results[s].get("errors", {}).items()):
+            lines += [f"Failed step ({s}) `{step}`: {error[:300]}", ""]
         slow = results[s].get("build", {}).get("slowest_nodes", [])[:8]
         if slow:
             lines += [f"Slowest nodes of the full build ({s}):", ""]
