@@ -10,29 +10,9 @@
 #}
 {% test unique_among_landed_rows(model, column_name, landed) %}
 {%- set filter = rewritten_rows_filter(model) %}
-
 {%- if filter %}
-select
-    landed_rows.{{ column_name }} as unique_field,
-    count(*) as n_records
-from {{ landed }} as landed_rows
--- a join to the distinct new keys, not `in (select ...)` (see unique_in_rewritten_rows)
-inner join (
-    select distinct new_rows.{{ column_name }}
-    from {{ model }} as new_rows
-    where new_rows.{{ filter }}
-) as new_keys
-    on landed_rows.{{ column_name }} = new_keys.{{ column_name }}
-group by landed_rows.{{ column_name }}
-having count(*) > 1
+{{ duplicates_of_new_keys_sql(landed, model, column_name, filter) }}
 {%- else %}
-select
-    {{ column_name }} as unique_field,
-    count(*) as n_records
-from {{ model }}
-where {{ column_name }} is not null
-group by {{ column_name }}
-having count(*) > 1
+{{ duplicates_of_all_keys_sql(model, column_name) }}
 {%- endif %}
-
 {% endtest %}

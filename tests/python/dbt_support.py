@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pipelines.dbt_runner import invoke
@@ -19,3 +20,21 @@ def dbt_build(tmp: Path, db: Path, *args: str) -> None:
         log_dir=tmp / "logs",
     )
     assert outcome.success, outcome.describe()
+
+
+def dbt_statuses(tmp: Path, db: Path, label: str, *command: str) -> dict[str, str]:
+    """dbt `command` on `db`, artifacts under `tmp/artifacts/label`; {test or model name: status}
+    from its run_results (a failing test is a status here, not a failed pytest)."""
+    artifacts = tmp / "artifacts" / label
+    artifacts.mkdir(parents=True)
+    invoke(
+        list(command),
+        project_dir=REPO_ROOT,
+        build_db=db,
+        target_dir=tmp / "target",
+        log_dir=artifacts,
+        artifacts_dir=artifacts,
+    )
+    stem = {"test": "unit_test"}.get(command[0], command[0])  # pipelines.dbt_runner's file names
+    results = json.loads((artifacts / f"{stem}_run_results.json").read_text())["results"]
+    return {r["unique_id"].split(".")[2]: r["status"] for r in results}

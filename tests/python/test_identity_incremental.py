@@ -22,8 +22,8 @@ import duckdb
 import pandas as pd
 import pytest
 from dbt_support import dbt_build
+from dbt_support import dbt_statuses as _run
 
-from pipelines.dbt_runner import invoke
 from pipelines.demo import generate
 from pipelines.load import load_drop
 
@@ -83,6 +83,24 @@ def _change_file(path: Path) -> tuple[str, str]:
     return dropped_id, moved_id
 
 
+def _landed_without_last_day(tmp: Path, days: int) -> tuple[Path, Path]:
+    """A demo drop of `days` landed into tmp/wh.duckdb with its last day's file held back; returns
+    (the warehouse, the held-back file). `_land_last_day` lands it later."""
+    drop, db = tmp / "drop", tmp / "wh.duckdb"
+    generate(drop, accounts=6, days=days, end_date=END_DATE, progress=False)
+    last = sorted((drop / "product" / "events").glob("*.jsonl*"))[-1]
+    held = tmp / last.name
+    last.rename(held)
+    load_drop(drop, db, progress=False, pipelines_dir=str(tmp / "dlt"))
+    return db, held
+
+
+def _land_last_day(tmp: Path, db: Path, held: Path) -> None:
+    """Put the held-back file back in the drop and land it."""
+    held.rename(tmp / "drop" / "product" / "events" / held.name)
+    load_drop(tmp / "drop", db, progress=False, pipelines_dir=str(tmp / "dlt"))
+
+
 def test_incremental_run_after_a_relanded_file_equals_full_refresh(tmp_path: Path) -> None:
     drop, db, pipelines = tmp_path / "drop", tmp_path / "wh.duckdb", str(tmp_path / "dlt")
     generate(drop, accounts=6, days=14, end_date=END_DATE, progress=False)
@@ -111,16 +129,10 @@ def test_incremental_run_after_a_relanded_file_equals_full_refresh(tmp_path: Pat
 
 def test_incremental_run_after_a_new_file_reads_only_its_rows(tmp_path: Path) -> None:
     """A new day's file: the run stitches its rows, and the result equals a full refresh."""
-    drop, db, pipelines = tmp_path / "drop", tmp_path / "wh.duckdb", str(tmp_path / "dlt")
-    generate(drop, accounts=6, days=14, end_date=END_DATE, progress=False)
-    last = sorted((drop / "product" / "events").glob("*.jsonl*"))[-1]
-    held = tmp_path / last.name
-    last.rename(held)
-    load_drop(drop, db, progress=False, pipelines_dir=pipelines)
+    db, held = _landed_without_last_day(tmp_path, days=14)
     _dbt(tmp_path, db, "--full-refresh")
     before = _identity(db)
-    held.rename(last)
-    load_drop(drop, db, progress=False, pipelines_dir=pipelines)
+    _land_last_day(tmp_path, db, held)
     _dbt(tmp_path, db)
     incremental = _identity(db)
     _dbt(tmp_path, db, "--full-refresh")
@@ -201,16 +213,10 @@ def _restitch_old_events(db: Path) -> tuple[str, str]:
 def test_incremental_run_after_changed_memberships_and_a_restitch_equals_full_refresh(tmp_path: Path) -> None:
     """A new day, a membership shortened far back and a late identify call re-stitching old events:
     the incremental tables equal a full refresh, and a second run rewrites nothing."""
-    drop, db, pipelines = tmp_path / "drop", tmp_path / "wh.duckdb", str(tmp_path / "dlt")
-    generate(drop, accounts=6, days=21, end_date=END_DATE, progress=False)
-    last = sorted((drop / "product" / "events").glob("*.jsonl*"))[-1]
-    held = tmp_path / last.name
-    last.rename(held)
-    load_drop(drop, db, progress=False, pipelines_dir=pipelines)
+    db, held = _landed_without_last_day(tmp_path, days=21)
     _dbt(tmp_path, db, "--full-refresh")
     before = _identity(db)
-    held.rename(last)
-    load_drop(drop, db, progress=False, pipelines_dir=pipelines)
+    _land_last_day(tmp_path, db, held)
     moved_user = _shorten_busiest_membership(db)
     restitched_id, new_user = _restitch_old_events(db)
     _dbt(tmp_path, db)  # incremental
@@ -276,23 +282,6 @@ BUILD = [
 ]
 
 
-def _run(tmp: Path, db: Path, label: str, *command: str) -> dict[str, str]:
-    """dbt `command` on `db`; {test or model name: status} from its run_results."""
-    artifacts = tmp / "artifacts" / label
-    artifacts.mkdir(parents=True)
-    invoke(
-        list(command),
-        project_dir=REPO_ROOT,
-        build_db=db,
-        target_dir=tmp / "target",
-        log_dir=artifacts,
-        artifacts_dir=artifacts,
-    )
-    stem = {"test": "unit_test"}.get(command[0], command[0])  # pipelines.dbt_runner's file names
-    results = json.loads((artifacts / f"{stem}_run_results.json").read_text())["results"]
-    return {r["unique_id"].split(".")[2]: r["status"] for r in results}
-
-
 def _status(results: dict[str, str], name: str) -> str:
     matches = [status for test, status in results.items() if test == name or test.startswith(name + "_")]
     assert len(matches) == 1, (name, sorted(results))
@@ -302,16 +291,10 @@ def _status(results: dict[str, str], name: str) -> str:
 @pytest.fixture(scope="module")
 def tested_warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict:
     tmp = tmp_path_factory.mktemp("identity_data_tests")
-    drop, db, pipelines = tmp / "drop", tmp / "wh.duckdb", str(tmp / "dlt")
-    generate(drop, accounts=6, days=21, end_date=END_DATE, progress=False)
-    last = sorted((drop / "product" / "events").glob("*.jsonl*"))[-1]
-    held = tmp / last.name
-    last.rename(held)
-    load_drop(drop, db, progress=False, pipelines_dir=pipelines)
+    db, held = _landed_without_last_day(tmp, days=21)
     full = _run(tmp, db, "full", *BUILD, "--full-refresh")
     assert full and all(status in ("success", "pass") for status in full.values()), full
-    held.rename(last)
-    load_drop(drop, db, progress=False, pipelines_dir=pipelines)
+    _land_last_day(tmp, db, held)
     incremental = _run(tmp, db, "incremental", *BUILD)
     incremental |= _run(tmp, db, "incremental_tests", *TESTS)
     assert all(status in ("success", "pass") for status in incremental.values()), incremental

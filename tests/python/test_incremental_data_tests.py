@@ -21,15 +21,14 @@ dbt tests:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_support import dbt_statuses as _dbt
 from test_usage_incremental import _hold_back_late_events, _land_held_back_events
 
-from pipelines.dbt_runner import invoke
 from pipelines.demo import generate
 from pipelines.load import load_drop
 
@@ -55,23 +54,6 @@ BUILD_MODELS = [
 ]
 # the data tests of the four models alone (cautious: not tests that also read a model not built here)
 DATA_TESTS = [*SELECT, "--exclude-resource-type", "unit_test", "--indirect-selection", "cautious"]
-
-
-def _dbt(tmp: Path, db: Path, label: str, *command: str) -> dict[str, str]:
-    """Run dbt on `db`; {test or model name: status} from its run_results."""
-    artifacts = tmp / "artifacts" / label
-    artifacts.mkdir(parents=True)
-    invoke(
-        list(command),
-        project_dir=REPO_ROOT,
-        build_db=db,
-        target_dir=tmp / "target",
-        log_dir=artifacts,
-        artifacts_dir=artifacts,
-    )
-    stem = {"test": "unit_test"}.get(command[0], command[0])  # pipelines.dbt_runner's file names
-    results = json.loads((artifacts / f"{stem}_run_results.json").read_text())["results"]
-    return {r["unique_id"].split(".")[2]: r["status"] for r in results}
 
 
 def _copy(warehouse: dict, label: str) -> Path:
