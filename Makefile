@@ -8,6 +8,8 @@ SOURCE_DIR  ?= data/landing
 WAREHOUSE   ?= warehouse/health.duckdb
 SIZE        ?= small
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (one test file per worker: module fixtures are built once)
+PYTEST_WORKERS ?= 2
 
 # No network at run time: telemetry of dbt, dlt, great-expectations and Streamlit off.
 export DO_NOT_TRACK := 1
@@ -58,7 +60,7 @@ docs: $(STAMP) ## Generate dbt docs into target/ (open target/index.html)
 test: $(STAMP) ## Run every test: pytest (pipelines, dbt build with unit and data tests, CLI, app, PostgreSQL)
 	bash scripts/postgres.sh start
 	set -a; eval "$$(bash scripts/postgres.sh env)"; set +a; \
-	  $(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	  $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS); status=$$?; \
 	  bash scripts/postgres.sh stop; exit $$status
 
 test-postgres: $(STAMP) ## Build on a local PostgreSQL server and compare its marts with DuckDB's
