@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -90,17 +91,27 @@ def _object(line: str) -> dict:
     return record if isinstance(record, dict) else {}
 
 
-@pytest.fixture
-def landed(tmp_path: Path) -> tuple[Path, Path, str]:
-    """A drop without its last day's event file, landed and built (full refresh)."""
-    drop, db, pipelines = tmp_path / "drop", tmp_path / "wh.duckdb", str(tmp_path / "dlt")
+@pytest.fixture(scope="module")
+def landed_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A drop without its last day's event file, landed and built (full refresh), once per module."""
+    base = tmp_path_factory.mktemp("deliveries_base")
+    drop, db = base / "drop", base / "wh.duckdb"
     generate(drop, accounts=6, days=14, end_date=END_DATE, progress=False)
     last = sorted((drop / "product" / "events").glob("*.jsonl*"))[-1]
-    last.rename(tmp_path / last.name)
-    load_drop(drop, db, progress=False, pipelines_dir=pipelines)
-    _dbt(tmp_path, db, "--full-refresh")
-    (tmp_path / last.name).rename(last)
-    return drop, db, pipelines
+    last.rename(base / last.name)
+    load_drop(drop, db, progress=False, pipelines_dir=str(base / "dlt"))
+    _dbt(base, db, "--full-refresh")
+    (base / last.name).rename(last)
+    return base
+
+
+@pytest.fixture
+def landed(tmp_path: Path, landed_once: Path) -> tuple[Path, Path, str]:
+    """Each test's own copy of the landed and built drop: (drop, warehouse, dlt pipelines folder)."""
+    for name in ("drop", "dlt"):
+        shutil.copytree(landed_once / name, tmp_path / name)
+    shutil.copyfile(landed_once / "wh.duckdb", tmp_path / "wh.duckdb")
+    return tmp_path / "drop", tmp_path / "wh.duckdb", str(tmp_path / "dlt")
 
 
 def test_new_day_writes_only_its_rows_and_a_rerun_nothing(tmp_path: Path, landed) -> None:
