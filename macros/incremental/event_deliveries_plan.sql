@@ -75,14 +75,13 @@
     {{ return(terms | join(' or ') if terms else '1 = 0') }}
 {% endmacro %}
 
-{#- Pre-hook of base_product__event_deliveries: empty the table before a rebuild, or delete the
-    old rows that are checked again. -#}
-{% macro event_deliveries_pre_hook() %}
-    {%- if not execute or not is_incremental() %}{{ return('') }}{% endif %}
-    {%- set plan = event_deliveries_plan(this, source('product', 'event_deliveries'), source('product', 'events')) %}
-    {%- if plan.rebuild %}{{ return(event_deliveries_empty_sql(this)) }}{% endif %}
+{#- What base_product__event_deliveries does before it writes (its planned pre-hook,
+    macros/incremental/planned_pre_hook.sql): empty the table before a rebuild, or delete the old
+    rows that are checked again. -#}
+{% macro event_deliveries_pre_statement(plan, relation) %}
+    {%- if plan.rebuild %}{{ return(incremental_empty_table_sql(relation)) }}{% endif %}
     {%- if plan.reprocess %}
-        {{ return('delete from ' ~ this ~ ' where ' ~ event_deliveries_keys_predicate(plan.reprocess, 'source_file', 'line_number')) }}
+        {{ return('delete from ' ~ relation ~ ' where ' ~ event_deliveries_keys_predicate(plan.reprocess, 'source_file', 'line_number')) }}
     {%- endif %}
     {{ return('') }}
 {% endmacro %}
@@ -118,35 +117,22 @@
     {{ return({'mode': 'new_rows', 'rebuild': false, 'events_from': row[0]}) }}
 {% endmacro %}
 
-{#- Pre-hook of quality.rejected_records: empty the table before a rebuild; otherwise delete what
-    the run writes again (every rejection but the events', and the events' of the loads re-read). -#}
-{% macro rejected_records_pre_hook() %}
-    {%- if not execute or not is_incremental() %}{{ return('') }}{% endif %}
-    {%- set plan = rejected_records_plan(this, ref('base_product__event_deliveries')) %}
-    {%- if plan.rebuild %}{{ return(event_deliveries_empty_sql(this)) }}{% endif %}
+{#- What quality.rejected_records does before it writes (its planned pre-hook): empty the table
+    before a rebuild; otherwise delete what the run writes again (every rejection but the events',
+    and the events' of the loads re-read). -#}
+{% macro rejected_records_pre_statement(plan, relation, events) %}
+    {%- if plan.mode != 'new_rows' and not plan.rebuild %}{{ return('') }}{% endif %}
+    {%- if plan.rebuild %}{{ return(incremental_empty_table_sql(relation)) }}{% endif %}
     {%- set query %}
-        delete from {{ this }}
+        delete from {{ relation }}
         where not (source_system = 'product' and source_table = 'events')
         {%- if plan.events_from is not none %}
             or record_key in (
                 select cast(raw_events.message_id as {{ dbt.type_string() }})
-                from {{ source('product', 'events') }} as raw_events
+                from {{ events }} as raw_events
                 where raw_events._loaded_at >= '{{ plan.events_from }}'
             )
         {%- endif %}
     {%- endset %}
     {{ return(query) }}
-{% endmacro %}
-
-{#- Empty a table before a rebuild. A table built before `_built_at` gets the column here, in the
-    run's transaction: dbt's on_schema_change would add it in another one, and DuckDB then refuses
-    to commit the delete ("another transaction has altered this table"). -#}
-{% macro event_deliveries_empty_sql(relation) %}
-    {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list %}
-    {%- set statements = [] %}
-    {%- if '_built_at' not in columns %}
-        {%- do statements.append('alter table ' ~ relation ~ ' add column _built_at ' ~ dbt.type_timestamp()) %}
-    {%- endif %}
-    {%- do statements.append('delete from ' ~ relation) %}
-    {{ return(statements | join(';\n')) }}
 {% endmacro %}

@@ -7,8 +7,9 @@
 
     A changed file that is landed again replaces its rows (the loader merges on `_source_file`): its
     rows get the new `_loaded_at`, and those of its messages that it no longer holds are gone. A run
-    that finds such a file rebuilds the model from every staged event (identity_rebuild_pre_hook
-    empties the table first), so the result always equals a full refresh. -#}
+    that finds such a file rebuilds the model from every staged event (its planned pre-hook,
+    macros/incremental/planned_pre_hook.sql, empties the table first), so the result always equals
+    a full refresh. -#}
 
 {#- The greatest `loaded_at` in a built identity table, as text ready to be quoted; none when the
     table is empty or was built before it kept `loaded_at`. -#}
@@ -90,7 +91,7 @@
     Full when the built table lacks the columns the comparison needs or the tables of the inputs its
     build used, or when the stitched table no longer holds every built event plus the new ones (a
     re-landed file: events replaced or gone). The body calls it once; its pre-hook reads the answer
-    from the compiled SQL (identity_rebuild_pre_hook). -#}
+    from the compiled SQL (macros/incremental/planned_pre_hook.sql). -#}
 {% macro identity_match_plan(relation, stitched) %}
     {%- set full = {'mode': 'full', 'mark': none} %}
     {%- if not execute or not is_incremental() %}{{ return(full) }}{% endif %}
@@ -166,21 +167,6 @@
         'memberships_used': memberships_used,
         'accounts_used': accounts_used,
     }) }}
-{% endmacro %}
-
-{#- The line an identity model's body carries when it rebuilds from every event over a built table
-    (a re-landed file): the pre-hook looks for it in the compiled SQL, so the plan's queries run once
-    per model, when the body is compiled (before any hook runs). -#}
-{% macro identity_rebuild_marker() %}-- identity plan: rebuild every event over the built table{% endmacro %}
-
-{#- Pre-hook of the identity models: when the run rebuilds from every event over a built table (a
-    re-landed file), empty the table first, so that events no longer landed do not stay behind. -#}
-{% macro identity_rebuild_pre_hook() %}
-    {%- if not execute or not is_incremental() %}{{ return('') }}{% endif %}
-    {%- if identity_rebuild_marker() in (model.compiled_code or '') %}
-        {{ return('delete from ' ~ this) }}
-    {%- endif %}
-    {{ return('') }}
 {% endmacro %}
 
 {#- The staged events' rows to test on an incremental run (the staged events are a view over raw;

@@ -27,11 +27,12 @@
         materialized='table' if target.type == 'spark' else 'incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook="{{ rejected_records_pre_hook() }}" if target.type != 'spark' else [],
+        pre_hook="{{ planned_pre_hook() }}" if target.type != 'spark' else [],
     )
 }}
 {%- set plan = rejected_records_plan(this, ref('base_product__event_deliveries'))
-    if target.type != 'spark' else {'mode': 'full'} %}
+    if target.type != 'spark' else {'mode': 'full', 'rebuild': false} %}
+{{ planned_pre_hook_statement(rejected_records_pre_statement(plan, this, source('product', 'events'))) }}
 with
 
 rejections as (

@@ -17,7 +17,7 @@
         materialized='table' if target.type == 'spark' else 'incremental',
         unique_key='event_id',
         on_schema_change='append_new_columns',
-        pre_hook="{{ identity_rebuild_pre_hook() }}" if target.type != 'spark' else [],
+        pre_hook="{{ planned_pre_hook() }}" if target.type != 'spark' else [],
         post_hook=[
             "{{ identity_rule_inputs_post_hook(0) }}",
             "{{ identity_rule_inputs_post_hook(1) }}",
@@ -29,11 +29,12 @@
 
 {#- Incremental only when the built table keeps each rule's answer, `loaded_at` and `_built_at`, and
     the memberships and accounts its build used are kept (else the first run resolves every event
-    again). The plan's queries run here only; the pre-hook reads the marker below. #}
+    again). The plan's queries run here only; the pre-hook reads the statement below
+    (macros/incremental/planned_pre_hook.sql). #}
 {%- set plan = identity_match_plan(this, ref('int_events_stitched_to_users')) if target.type != 'spark' else {'mode': 'full', 'mark': none} %}
 {%- set resolve_touched_only = plan['mode'] == 'touched' %}
 {% if plan['mode'] == 'full' and plan['mark'] is not none %}
-{{ identity_rebuild_marker() }}
+{{ planned_pre_hook_statement(incremental_empty_table_sql(this)) }}
 {% endif %}
 {#- On an incremental run the stitched and built events are read several times, each time for a few
     users only: DuckDB and PostgreSQL must not materialise them whole as CTEs (the filters then

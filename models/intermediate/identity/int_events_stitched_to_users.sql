@@ -13,14 +13,14 @@
         materialized='table' if target.type == 'spark' else 'incremental',
         unique_key='event_id',
         on_schema_change='append_new_columns',
-        pre_hook="{{ identity_rebuild_pre_hook() }}" if target.type != 'spark' else [],
+        pre_hook="{{ planned_pre_hook() }}" if target.type != 'spark' else [],
     )
 }}
 
 {%- set plan = identity_stitch_plan(this) if target.type != 'spark' else ['full', none] %}
 {%- set new_rows_only = plan[0] == 'new_rows' %}
 {% if plan[0] == 'full' and plan[1] is not none %}
-{{ identity_rebuild_marker() }}
+{{ planned_pre_hook_statement(incremental_empty_table_sql(this)) }}
 {% endif %}
 
 with

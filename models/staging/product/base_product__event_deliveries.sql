@@ -11,11 +11,12 @@
         materialized='table' if target.type == 'spark' else 'incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook="{{ event_deliveries_pre_hook() }}" if target.type != 'spark' else [],
+        pre_hook="{{ planned_pre_hook() }}" if target.type != 'spark' else [],
     )
 }}
 {%- set plan = event_deliveries_plan(this, source('product', 'event_deliveries'), source('product', 'events'))
-    if target.type != 'spark' else {'mode': 'full', 'reprocess': []} %}
+    if target.type != 'spark' else {'mode': 'full', 'rebuild': false, 'reprocess': []} %}
+{{ planned_pre_hook_statement(event_deliveries_pre_statement(plan, this)) }}
 {%- set new_rows_only = plan.mode == 'new_rows' %}
 {%- set key_text = dbt.concat(['source._source_file', "':'", 'cast(source._line_number as ' ~ dbt.type_string() ~ ')']) %}
 {%- set rejection_reason %}
