@@ -6,10 +6,10 @@
 -- built table's latest `loaded_at` (a user whose new events all follow their built ones continues
 -- rule 3 from the group call in force at their latest built event), and resolves again every event
 -- of users whose answer can have changed: late events, a changed stitched user (looked for among
--- the anonymous ids of the new events only), or a rule 1-4 answer that differs from the built one
--- (memberships or accounts edited; rule 2 compared per user and day). Each rule's answer is kept
--- per event, so a run finds those changes by comparing, without the window passes over every
--- event. When the stitched table no longer holds every built event (a re-landed file), the run
+-- the anonymous ids of the new events only), a membership or account that differs from the ones
+-- the latest build used (kept by the post-hooks in two side tables), or a new identify e-mail whose
+-- rule 4 answer differs from the built one. Each rule's answer is kept per event, so a run finds
+-- those changes by comparing, without the window passes over every event. When the stitched table no longer holds every built event (a re-landed file), the run
 -- resolves every event again (macros/incremental/identity_high_water_mark.sql). Spark has no
 -- delete or merge on plain tables: a table there.
 {{
@@ -82,8 +82,8 @@ memberships as (
 
 -- Rule 2: memberships valid on the event's date, [valid_from, valid_to), of known accounts only.
 -- Two memberships valid at once are ambiguous: rule 2 then does not apply (never guessed).
--- Computed for every event, also on incremental runs: comparing it with what was built finds the
--- users whose memberships changed.
+-- A full build computes it for every event, an incremental run for the events it resolves again
+-- (the users whose memberships changed are found from the side tables, below).
 -- Per user and day, not per event: the answer depends on nothing else, and a user has many events a day.
 {%- set membership_matches_of %}
     select
