@@ -199,15 +199,16 @@ def machine() -> dict:
 
 
 def source_commit() -> str | None:
-    """The commit the ladder ran from (`+dirty` when the tree had uncommitted changes), so a
-    reader can tell which code each size's figures belong to."""
+    """The commit the ladder ran from (`+dirty` when the tree had uncommitted changes outside
+    benchmarks/results/), so a reader can tell which code each size's figures belong to."""
     repo = Path(__file__).resolve().parent.parent
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
         ).stdout.strip()
+        # the ladder's own results (written after each size) do not make the code dirty
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/results"],
             cwd=repo,
             capture_output=True,
             text=True,
