@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from dbt_support import dbt_build
+from dbt_support import built_rows, dbt_build
 from dbt_support import dbt_statuses as _run
 
 from pipelines.demo import generate
@@ -40,13 +40,7 @@ def _dbt(tmp: Path, db: Path, *extra: str) -> None:
 
 
 def _identity(db: Path) -> dict[str, pd.DataFrame]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        # _built_at: when the run that wrote the row started (macros/tests/rewritten_rows.sql), not data
-        frames = {
-            m: con.sql(f"select * exclude (_built_at) from intermediate.{m} order by event_id").df()
-            for m in MODELS
-        }
-    return {model: frame.reset_index(drop=True) for model, frame in frames.items()}
+    return {model: built_rows(db, f"intermediate.{model}", "event_id") for model in MODELS}
 
 
 def _record(line: str) -> dict:
@@ -381,4 +375,41 @@ def test_a_new_event_lost_or_counted_twice_fails(tested_warehouse: dict) -> None
     )
     _rows(db, f"delete from {matched} where event_id = ?", [lost])
     results = _run(tested_warehouse["tmp"], db, "planted_outcomes", *TESTS)
+    assert _status(results, "assert_no_event_attributed_twice") == "fail"
+
+
+def test_a_key_feature_event_listed_twice_fails(tested_warehouse: dict) -> None:
+    """The resolved view joins seeds/key_features on event_name: an event_name listed twice would
+    attribute its events twice. The seed's key test and assert_no_event_attributed_twice catch it
+    (the view has no unique test of its own: _identity__models.yml)."""
+    db = _copy_warehouse(tested_warehouse, "planted_key_feature")
+    matched = "intermediate.int_events_matched_to_account_rules"
+    # a key feature used by an event of the latest write (the limited test checks those events)
+    ((event_name,),) = _rows(
+        db,
+        f"select min(matched.event_name) from {matched} as matched "
+        "inner join staging.key_features as features on matched.event_name = features.event_name "
+        f"where matched._built_at = (select max(_built_at) from {matched}) "
+        "and matched.account_id is not null",
+    )
+    assert event_name is not None
+    _rows(
+        db,
+        "insert into staging.key_features "
+        "select feature_name || '_again', event_name, weight from staging.key_features where event_name = ?",
+        [event_name],
+    )
+    results = _run(
+        tested_warehouse["tmp"],
+        db,
+        "planted_key_feature",
+        "test",
+        "--select",
+        "key_features",
+        "assert_no_event_attributed_twice",
+        "--exclude-resource-type",
+        "unit_test",
+    )
+    assert _status(results, "unique_key_features_event_name") == "fail"
+    assert _status(results, "unique_key_features_feature_name") == "pass"
     assert _status(results, "assert_no_event_attributed_twice") == "fail"
