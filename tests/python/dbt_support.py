@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
+import pandas as pd
+
 from pipelines.dbt_runner import invoke
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -12,8 +15,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def dbt_build(tmp: Path, db: Path, *args: str) -> None:
     """`dbt build ARGS` into `db`, with dbt's target and logs under `tmp`; fails the test when dbt does."""
+    dbt_command(tmp, db, "build", *args)
+
+
+def dbt_command(tmp: Path, db: Path, command: str, *args: str) -> None:
+    """`dbt COMMAND ARGS` into `db`, with dbt's target and logs under `tmp`; fails the test when dbt does."""
     outcome = invoke(
-        ["build", *args],
+        [command, *args],
         project_dir=REPO_ROOT,
         build_db=db,
         target_dir=tmp / "target",
@@ -38,3 +46,12 @@ def dbt_statuses(tmp: Path, db: Path, label: str, *command: str) -> dict[str, st
     stem = {"test": "unit_test"}.get(command[0], command[0])  # pipelines.dbt_runner's file names
     results = json.loads((artifacts / f"{stem}_run_results.json").read_text())["results"]
     return {r["unique_id"].split(".")[2]: r["status"] for r in results}
+
+
+def built_rows(db: Path, relation: str, order_by: str) -> pd.DataFrame:
+    """Every row of `relation` in `db`, sorted by `order_by`, without `_built_at`: when the run that
+    wrote a row started (macros/tests/rewritten_rows.sql), which differs between an incremental run
+    and a full refresh of the same data."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        frame = con.sql(f"select * exclude (_built_at) from {relation} order by {order_by}").df()
+    return frame.reset_index(drop=True)

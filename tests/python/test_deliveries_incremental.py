@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from dbt_support import dbt_build
+from dbt_support import built_rows, dbt_build
 
 from pipelines.demo import generate
 from pipelines.load import load_drop
@@ -47,15 +47,12 @@ def _dbt(tmp: Path, db: Path, *extra: str) -> None:
 
 
 def _tables(db: Path) -> dict[str, pd.DataFrame]:
-    """The deliveries table, its stg view and the rejected records, without `_built_at` (when the
-    run that wrote a row started, not data)."""
-    queries = {
-        DELIVERIES: f"select * exclude (_built_at) from {DELIVERIES} order by event_delivery_id",
-        "stg": "select * exclude (_built_at) from staging.stg_product__event_deliveries order by 1",
-        "rejected": "select * exclude (_built_at) from quality.rejected_records order by rejected_record_id",
+    """The deliveries table, its stg view and the rejected records."""
+    return {
+        DELIVERIES: built_rows(db, DELIVERIES, "event_delivery_id"),
+        "stg": built_rows(db, "staging.stg_product__event_deliveries", "1"),
+        "rejected": built_rows(db, "quality.rejected_records", "rejected_record_id"),
     }
-    with duckdb.connect(str(db), read_only=True) as con:
-        return {name: con.sql(sql).df().reset_index(drop=True) for name, sql in queries.items()}
 
 
 def _built_at(db: Path) -> pd.DataFrame:

@@ -21,15 +21,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_support import dbt_command
 from test_usage_incremental import _hold_back_late_events, _land_held_back_events
 
-from pipelines.dbt_runner import invoke
 from pipelines.demo import generate
 from pipelines.load import load_drop
 
 pytestmark = pytest.mark.slow
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 END_DATE = dt.date(2026, 3, 31)
 TABLES = [
     "intermediate.int_usage_signals_rolled_to_account_days",
@@ -42,23 +41,12 @@ TABLES = [
 SELECT = ["--select", "+fct_account_health_daily"]
 
 
-def _dbt(tmp: Path, db: Path, command: str, *extra: str) -> None:
-    outcome = invoke(
-        [command, *extra],
-        project_dir=REPO_ROOT,
-        build_db=db,
-        target_dir=tmp / "target",
-        log_dir=tmp / "logs",
-    )
-    assert outcome.success, outcome.describe()
-
-
 def _full_refresh_copy(tmp: Path, db: Path, label: str) -> Path:
     """The same raw data rebuilt from scratch; same file name (views name the database's catalog)."""
     reference = tmp / label / db.name
     reference.parent.mkdir()
     shutil.copyfile(db, reference)
-    _dbt(tmp, reference, "run", *SELECT, "--full-refresh")
+    dbt_command(tmp, reference, "run", *SELECT, "--full-refresh")
     return reference
 
 
@@ -147,8 +135,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_incremental_health_chain_equals_full_refresh(warehouse: tuple[Path, Path]) -> None:
     tmp, db = warehouse
     assert _hold_back_late_events(db) > 0
-    _dbt(tmp, db, "seed")
-    _dbt(tmp, db, "run", *SELECT, "--full-refresh")
+    dbt_command(tmp, db, "seed")
+    dbt_command(tmp, db, "run", *SELECT, "--full-refresh")
     fct = "marts.fct_account_health_daily"
     last_day = _scalar(db, f"select max(date_day) from {fct}")
     open_before = _scalar(
@@ -158,7 +146,7 @@ def test_incremental_health_chain_equals_full_refresh(warehouse: tuple[Path, Pat
     # A new day, late events inside the lookback, a ticket reopened long before the 30-day windows.
     _land_held_back_events(db)
     _reopen_earliest_closed_ticket(db)
-    _dbt(tmp, db, "run", *SELECT)
+    dbt_command(tmp, db, "run", *SELECT)
     assert _scalar(db, f"select max(date_day) from {fct}") == last_day + dt.timedelta(days=1)
     open_after = _scalar(
         db, "select sum(open_tickets) from intermediate.int_cs_signals_rolled_to_account_days"
@@ -175,7 +163,7 @@ def test_incremental_health_chain_equals_full_refresh(warehouse: tuple[Path, Pat
     )
     scores_before = _scalar(db, early_scores)
     _change_config(db)
-    _dbt(tmp, db, "run", *SELECT)
+    dbt_command(tmp, db, "run", *SELECT)
     assert _scalar(db, early_scores) != scores_before
     differences = _differences(db, _full_refresh_copy(tmp, db, "reference_config"))
     assert all(d[0] == d[1] and d[2] == d[3] == 0 for d in differences.values()), differences
@@ -187,12 +175,12 @@ def test_incremental_health_chain_equals_full_refresh(warehouse: tuple[Path, Pat
         f"where account_id = '{account_id}' and date_day = date '{last_day + dt.timedelta(days=1)}'"
     )
     touches_before = _scalar(db, touches)
-    _dbt(tmp, db, "run", *SELECT)
+    dbt_command(tmp, db, "run", *SELECT)
     assert _scalar(db, touches) == touches_before + 1
     differences = _differences(db, _full_refresh_copy(tmp, db, "reference_late_touch"))
     assert all(d[0] == d[1] and d[2] == d[3] == 0 for d in differences.values()), differences
 
     # A run without new data replaces nothing and changes nothing.
-    _dbt(tmp, db, "run", *SELECT)
+    dbt_command(tmp, db, "run", *SELECT)
     differences = _differences(db, tmp / "reference_late_touch" / db.name)
     assert all(d[0] == d[1] and d[2] == d[3] == 0 for d in differences.values()), differences

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from dbt_support import dbt_build
+from dbt_support import built_rows, dbt_build
 
 from pipelines.demo import generate
 from pipelines.load import load_drop
@@ -40,20 +40,11 @@ def _dbt(tmp: Path, db: Path, *extra: str) -> None:
 
 
 def _usage(db: Path) -> pd.DataFrame:
-    with duckdb.connect(str(db), read_only=True) as con:
-        # _built_at: when the run that wrote the row started (macros/tests/rewritten_rows.sql), not data
-        frame = con.sql(
-            f"select * exclude (_built_at) from intermediate.{USAGE_MODEL} order by account_day_id"
-        ).df()
-    return frame.reset_index(drop=True)
+    return built_rows(db, f"intermediate.{USAGE_MODEL}", "account_day_id")
 
 
 def _identity(db: Path) -> pd.DataFrame:
-    with duckdb.connect(str(db), read_only=True) as con:
-        # _built_at: when the run that wrote the row started, not data
-        query = f"select * exclude (_built_at) from intermediate.{IDENTITY_MODEL} order by event_id"
-        frame = con.sql(query).df()
-    return frame.reset_index(drop=True)
+    return built_rows(db, f"intermediate.{IDENTITY_MODEL}", "event_id")
 
 
 def _end_busiest_membership(db: Path) -> str:
