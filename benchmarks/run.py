@@ -142,9 +142,9 @@ def _copy_db(src: Path, dst: Path) -> Path:
 
 def _keep_raw_only(db: Path) -> None:
     """Drop every schema dbt built, so the reference build (`--full-refresh`) starts from the raw
-    tables alone: at `large` the built tables are 10 GB that the rebuild would otherwise keep beside
-    their replacements (session 5's reference build ran out of disk). The same raw tables and a
-    full refresh: the same result as a full refresh of the whole copy."""
+    tables alone: at `large` the built tables fill most of a 17 GB file, which the rebuild would
+    otherwise keep beside their replacements (session 5's reference build ran out of disk). The same
+    raw tables and a full refresh: the same result as a full refresh of the whole copy."""
     import duckdb
 
     with duckdb.connect(str(db)) as con:
@@ -198,6 +198,10 @@ def machine() -> dict:
     }
 
 
+# git pathspec: the ladder's result files, left out of source_commit()'s dirty check
+RESULTS_EXCLUDED = ":(exclude)benchmarks/results"
+
+
 def source_commit() -> str | None:
     """The commit the ladder ran from (`+dirty` when the tree had uncommitted changes outside
     benchmarks/results/), so a reader can tell which code each size's figures belong to."""
@@ -208,7 +212,7 @@ def source_commit() -> str | None:
         ).stdout.strip()
         # the ladder's own results (written after each size) do not make the code dirty
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/results"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", RESULTS_EXCLUDED],
             cwd=repo,
             capture_output=True,
             text=True,

@@ -121,8 +121,8 @@
     before a rebuild; otherwise delete what the run writes again (every rejection but the events',
     and the events' of the loads re-read). -#}
 {% macro rejected_records_pre_statement(plan, relation, events) %}
-    {%- if plan.mode != 'new_rows' and not plan.rebuild %}{{ return('') }}{% endif %}
     {%- if plan.rebuild %}{{ return(incremental_empty_table_sql(relation)) }}{% endif %}
+    {%- if plan.mode != 'new_rows' %}{{ return('') }}{% endif %}
     {%- set query %}
         delete from {{ relation }}
         where not (source_system = 'product' and source_table = 'events')

@@ -9,9 +9,10 @@
 -- the anonymous ids of the new events only), a membership or account that differs from the ones
 -- the latest build used (kept by the post-hooks in two side tables), or a new identify e-mail whose
 -- rule 4 answer differs from the built one. Each rule's answer is kept per event, so a run finds
--- those changes by comparing, without the window passes over every event. When the stitched table no longer holds every built event (a re-landed file), the run
--- resolves every event again (macros/incremental/identity_high_water_mark.sql). Spark has no
--- delete or merge on plain tables: a table there.
+-- those changes by comparing, without the window passes over every event. When the stitched
+-- table no longer holds every built event (a re-landed file), the run resolves every event again
+-- (macros/incremental/identity_high_water_mark.sql). Spark has no delete or merge on plain
+-- tables: a table there.
 {{
     config(
         materialized='table' if target.type == 'spark' else 'incremental',
