@@ -33,28 +33,30 @@
 {%- set plan = rejected_records_plan(this, ref('base_product__event_deliveries'))
     if target.type != 'spark' else {'mode': 'full', 'rebuild': false} %}
 {{ planned_pre_hook_statement(rejected_records_pre_statement(plan, this, source('product', 'events'))) }}
+{#- On a new-rows run only the events loaded since the latest write are read (none: no new load). #}
+{%- set events_condition = none %}
+{%- if plan.mode == 'new_rows' %}
+    {%- set events_condition = '1 = 0' if plan.events_from is none
+        else "loaded_at >= '" ~ plan.events_from ~ "'" %}
+{%- endif %}
 with
 
 rejections as (
     {%- for source_system, source_table, model in checked_models %}
-    select
-        '{{ source_system }}' as source_system,
-        '{{ source_table }}' as source_table,
-        cast(record_key as {{ dbt.type_string() }}) as record_key,
-        rejection_reason as reason,
-        raw_payload
-    from {{ ref(model) }}
-    where rejection_reason is not null
-    {%- if model == 'base_product__events' and plan.mode == 'new_rows' %}
-        {%- if plan.events_from is none %}
-        and 1 = 0
-        {%- else %}
-        and loaded_at >= '{{ plan.events_from }}'
+        select
+            '{{ source_system }}' as source_system,
+            '{{ source_table }}' as source_table,
+            cast(record_key as {{ dbt.type_string() }}) as record_key,
+            rejection_reason as reason,
+            raw_payload
+        from {{ ref(model) }}
+        where rejection_reason is not null
+        {%- if model == 'base_product__events' and events_condition %}
+            and {{ events_condition }}
         {%- endif %}
-    {%- endif %}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 

@@ -18,7 +18,8 @@
     if target.type != 'spark' else {'mode': 'full', 'rebuild': false, 'reprocess': []} %}
 {{ planned_pre_hook_statement(event_deliveries_pre_statement(plan, this)) }}
 {%- set new_rows_only = plan.mode == 'new_rows' %}
-{%- set key_text = dbt.concat(['source._source_file', "':'", 'cast(source._line_number as ' ~ dbt.type_string() ~ ')']) %}
+{%- set line_text = 'cast(source._line_number as ' ~ dbt.type_string() ~ ')' %}
+{%- set key_text = dbt.concat(['source._source_file', "':'", line_text]) %}
 {%- set rejection_reason %}
         case
             when not coalesce(source._is_json_object, false) then 'malformed_json'
