@@ -15,8 +15,9 @@ gate_hits as (
 
 final as (
     select
-        {{ dbt.concat(['account_id', "'_'", 'gated_feature_name', "'_'", 'cast(event_date as ' ~ dbt.type_string() ~ ')']) }}
-            as account_gate_day_id,
+        {{ dbt.concat([
+            'account_id', "'_'", 'gated_feature_name', "'_'", 'cast(event_date as ' ~ dbt.type_string() ~ ')'
+        ]) }} as account_gate_day_id,
         account_id,
         event_date as date_day,
         gated_feature_name,

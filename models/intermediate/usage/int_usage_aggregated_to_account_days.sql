@@ -1,7 +1,8 @@
 -- Product usage per account per day, quiet days included, with 7- and 30-day rolling windows.
 -- Incremental: each run recomputes the days from (last built day - usage_lookback_days) on, or from
--- the first day whose attribution changed, so late events are counted and the result equals a full
--- refresh (tests/python/test_usage_incremental.py).
+-- the first day of an event the identity match wrote since the last run when earlier, so late
+-- events and late attribution are counted and the result equals a full refresh
+-- (tests/python/test_usage_incremental.py).
 -- In-model config because the strategy is engine-specific: it comes from the one dispatched macro
 -- macros/cross_db/day_grain_incremental.sql.
 {{
@@ -13,48 +14,27 @@
         on_schema_change='append_new_columns',
     )
 }}
+-- read in incremental runs only; named here so that dbt knows the dependency when it parses:
+-- depends_on: {{ ref('int_events_matched_to_account_rules') }}
 
 with
 
 {% if is_incremental() %}
--- What identity resolution attributes to each account-day now: compared with what was built, it
--- finds days whose attribution changed after they were built (a late identify call stitches old
--- anonymous events, a late e-mail or membership re-attributes them), far behind the lookback.
-current_fingerprints as (
-    select
-        account_id,
-        event_date as date_day,
-        count(*) as events,
-        count(user_id) as identified_events,
-        count(distinct user_id) as users
-    from {{ ref('int_events_resolved_to_accounts') }}
-    group by
-        account_id,
-        event_date
-),
-
-built_fingerprints as (
-    select
-        account_id,
-        date_day,
-        events,
-        identified_events,
-        users
-    from {{ this }}
-    where events > 0
-),
-
+-- Days whose attribution changed after they were built (a late event, a late identify call that
+-- stitches old anonymous events, a late e-mail or membership that re-attributes them), however far
+-- behind the lookback: every event the identity match wrote since this table's latest write. The
+-- match rewrites an event (a new `_built_at`) whenever its account, user or date may have changed
+-- and never drops one without rebuilding everything, so the earliest such event is the first day
+-- that can differ; a rebuilt match makes it the first day of the history. Its `_built_at` filter
+-- reads only the row groups of recent writes, not a pass over every event (issue 9).
 changed_days as (
-    select min(coalesce(current_fingerprints.date_day, built_fingerprints.date_day)) as first_changed_date
-    from current_fingerprints
-    full outer join built_fingerprints
-        on
-            current_fingerprints.account_id = built_fingerprints.account_id
-            and current_fingerprints.date_day = built_fingerprints.date_day
-    where
-        coalesce(current_fingerprints.events, 0) <> coalesce(built_fingerprints.events, 0)
-        or coalesce(current_fingerprints.identified_events, 0) <> coalesce(built_fingerprints.identified_events, 0)
-        or coalesce(current_fingerprints.users, 0) <> coalesce(built_fingerprints.users, 0)
+    select min(matched.event_date) as first_changed_date
+    from {{ ref('int_events_matched_to_account_rules') }} as matched
+    where matched._built_at > (
+        -- a table built before it had `_built_at` counts as never built: everything is recomputed once
+        select coalesce(max(built._built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+        from {{ this }} as built
+    )
 ),
 
 last_build as (
