@@ -7,6 +7,9 @@
 
 {%- set seat_kinds = var('seat_price_kinds') %}
 {%- set active_statuses = var('active_subscription_statuses') %}
+{#- the same lists as SQL literals ('a', 'b'), for the `in (...)` tests below #}
+{%- set seat_kind_list = "'" ~ seat_kinds | join("', '") ~ "'" %}
+{%- set active_status_list = "'" ~ active_statuses | join("', '") ~ "'" %}
 
 with
 
@@ -58,7 +61,7 @@ history_lines as (
         account_id,
         line_mrr,
         case
-            when price_kind in ({% for kind in seat_kinds %}'{{ kind }}'{% if not loop.last %}, {% endif %}{% endfor %})
+            when price_kind in ({{ seat_kind_list }})
                 then coalesce(quantity, 0)
             else 0
         end as seat_quantity,
@@ -136,9 +139,7 @@ account_subscriptions as (
         -- Active on as_of_date: an active status and not ended by then (a canceled subscription
         -- ends on its end date).
         (
-            subscriptions.subscription_status in (
-                {% for status in active_statuses %}'{{ status }}'{% if not loop.last %}, {% endif %}{% endfor %}
-            )
+            subscriptions.subscription_status in ({{ active_status_list }})
             and (subscriptions.ended_at is null or cast(subscriptions.ended_at as date) > as_of.as_of_date)
         ) as is_active_on_as_of
     from subscriptions
@@ -160,7 +161,7 @@ active_items as (
             when 'day' then 365.0
         end / coalesce(subscription_items.billing_interval_count, 1) as item_arr,
         case
-            when subscription_items.price_kind in ({% for kind in seat_kinds %}'{{ kind }}'{% if not loop.last %}, {% endif %}{% endfor %})
+            when subscription_items.price_kind in ({{ seat_kind_list }})
                 then coalesce(subscription_items.quantity, 0)
             else 0
         end as seat_quantity
@@ -189,9 +190,7 @@ subscription_effective_statuses as (
         case
             when
                 not is_active_on_as_of
-                and subscription_status in (
-                    {% for status in active_statuses %}'{{ status }}'{% if not loop.last %}, {% endif %}{% endfor %}
-                )
+                and subscription_status in ({{ active_status_list }})
                 then 'canceled'
             else subscription_status
         end as subscription_status

@@ -147,7 +147,8 @@ joined as (
         ) }} as days_since_active,
         {{ dbt.datediff('cs_signals.last_human_touch_date', 'usage_signals.date_day', 'day') }}
             as days_since_human_touch,
-        {{ dbt.datediff('accounts.created_date', 'usage_signals.date_day', 'day') }}             as account_age_days,
+        {{ dbt.datediff('accounts.created_date', 'usage_signals.date_day', 'day') }}
+            as account_age_days,
         {{ dbt.datediff('usage_signals.source_last_event_date', 'usage_signals.date_day', 'day') }}
             as days_since_source_event,
         {{ key_feature_events_per_user }} as key_feature_events_per_active_user_30d,

@@ -20,65 +20,65 @@
 with
 
 {% if is_incremental() %}
--- Days whose attribution changed after they were built (a late event, a late identify call that
--- stitches old anonymous events, a late e-mail or membership that re-attributes them), however far
--- behind the lookback: every event the identity match wrote since this table's latest write. The
--- match rewrites an event (a new `_built_at`) whenever its account, user or date may have changed
--- and never drops one without rebuilding everything, so the earliest such event is the first day
--- that can differ; a rebuilt match makes it the first day of the history. Its `_built_at` filter
--- reads only the row groups of recent writes, not a pass over every event (issue 9).
-changed_days as (
-    select min(matched.event_date) as first_changed_date
-    from {{ ref('int_events_matched_to_account_rules') }} as matched
-    where matched._built_at > (
-        -- a table built before it had `_built_at` counts as never built: everything is recomputed once
-        select coalesce(max(built._built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-        from {{ this }} as built
-    )
-),
+    -- Days whose attribution changed after they were built (a late event, a late identify call that
+    -- stitches old anonymous events, a late e-mail or membership that re-attributes them), however far
+    -- behind the lookback: every event the identity match wrote since this table's latest write. The
+    -- match rewrites an event (a new `_built_at`) whenever its account, user or date may have changed
+    -- and never drops one without rebuilding everything, so the earliest such event is the first day
+    -- that can differ; a rebuilt match makes it the first day of the history. Its `_built_at` filter
+    -- reads only the row groups of recent writes, not a pass over every event (issue 9).
+    changed_days as (
+        select min(matched.event_date) as first_changed_date
+        from {{ ref('int_events_matched_to_account_rules') }} as matched
+        where matched._built_at > (
+            -- a table built before it had `_built_at` counts as never built: everything is recomputed once
+            select coalesce(max(built._built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+            from {{ this }} as built
+        )
+    ),
 
-last_build as (
-    select
-        cast({{ dbt.dateadd('day', -1 * var('usage_lookback_days'), 'max(date_day)') }} as date)
-            as lookback_from_date
-    from {{ this }}
-),
+    last_build as (
+        select
+            cast({{ dbt.dateadd('day', -1 * var('usage_lookback_days'), 'max(date_day)') }} as date)
+                as lookback_from_date
+        from {{ this }}
+    ),
 
--- First day to recompute: usage_lookback_days before the last built day, or the first day whose
--- attribution changed when earlier. Earlier days stay as built.
-reprocess_window as (
-    select
-        case
-            when last_build.lookback_from_date is null then cast('1900-01-01' as date)
-            when changed_days.first_changed_date < last_build.lookback_from_date
-                then changed_days.first_changed_date
-            else last_build.lookback_from_date
-        end as reprocess_from_date
-    from last_build
-    cross join changed_days
-),
+    -- First day to recompute: usage_lookback_days before the last built day, or the first day whose
+    -- attribution changed when earlier. Earlier days stay as built.
+    reprocess_window as (
+        select
+            case
+                when last_build.lookback_from_date is null then cast('1900-01-01' as date)
+                when changed_days.first_changed_date < last_build.lookback_from_date
+                    then changed_days.first_changed_date
+                else last_build.lookback_from_date
+            end as reprocess_from_date
+        from last_build
+        cross join changed_days
+    ),
 
--- The latest activity before the recomputed stretch (and its 30-day warm-up), carried forward.
-prior_activity as (
-    select
-        built_days.account_id,
-        max(built_days.last_active_at) as last_active_at
-    from {{ this }} as built_days
-    cross join reprocess_window
-    where built_days.date_day < {{ dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') }}
-    group by built_days.account_id
-),
+    -- The latest activity before the recomputed stretch (and its 30-day warm-up), carried forward.
+    prior_activity as (
+        select
+            built_days.account_id,
+            max(built_days.last_active_at) as last_active_at
+        from {{ this }} as built_days
+        cross join reprocess_window
+        where built_days.date_day < {{ dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') }}
+        group by built_days.account_id
+    ),
 {% else %}
-reprocess_window as (
-    select cast('1900-01-01' as date) as reprocess_from_date
-),
+    reprocess_window as (
+        select cast('1900-01-01' as date) as reprocess_from_date
+    ),
 
-prior_activity as (
-    select
-        cast(null as {{ dbt.type_string() }}) as account_id,
-        cast(null as {{ dbt.type_timestamp() }}) as last_active_at
-    where 1 = 0
-),
+    prior_activity as (
+        select
+            cast(null as {{ dbt.type_string() }}) as account_id,
+            cast(null as {{ dbt.type_timestamp() }}) as last_active_at
+        where 1 = 0
+    ),
 {% endif %}
 
 -- Days of the recomputed stretch plus 30 warm-up days that rolling windows need.

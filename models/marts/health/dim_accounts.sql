@@ -106,7 +106,8 @@ final as (
         coalesce(usage_today.mrr, 0) as mrr,
         coalesce(usage_today.licensed_seats, 0) as licensed_seats,
         usage_today.renewal_date,
-        {{ dbt.datediff('as_of.as_of_date', 'usage_today.renewal_date', 'day') }}             as days_to_renewal,
+        {{ dbt.datediff('as_of.as_of_date', 'usage_today.renewal_date', 'day') }}
+            as days_to_renewal,
         usage_today.last_active_at,
         health_today.days_since_active,
         coalesce(usage_today.active_users_7d, 0) as active_users_7d,

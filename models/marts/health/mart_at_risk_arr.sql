@@ -26,20 +26,20 @@ renewal_windows as (
         1 as window_order
     union all
     select
-        '31-60',
-        2
+        '31-60' as renewal_window,
+        2 as window_order
     union all
     select
-        '61-90',
-        3
+        '61-90' as renewal_window,
+        3 as window_order
     union all
     select
-        '91-180',
-        4
+        '91-180' as renewal_window,
+        4 as window_order
     union all
     select
-        '181+',
-        5
+        '181+' as renewal_window,
+        5 as window_order
 
 ),
 

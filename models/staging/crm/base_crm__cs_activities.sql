@@ -40,8 +40,10 @@ checked as (
         case
             when typed.activity_id is null or typed.account_id is null then 'invalid_value'
             when typed.occurred_at is null then 'unparseable_timestamp'
-            when typed.activity_type is null
-                or typed.activity_type not in ('call', 'meeting', 'qbr', 'email', 'note') then 'invalid_value'
+            when
+                typed.activity_type is null
+                or typed.activity_type not in ('call', 'meeting', 'qbr', 'email', 'note')
+                then 'invalid_value'
             when typed.is_automated_text not in ('true', 'false', '') then 'invalid_value'
             when typed.sentiment not in ('positive', 'neutral', 'negative') then 'invalid_value'
             when accounts.account_id is null then 'unknown_account_crm'

@@ -1,4 +1,5 @@
 -- Typed customers with the first reason each one cannot be used (null = valid).
+{%- set accepted_currency_list = "'" ~ var('accepted_currencies') | join("', '") ~ "'" %}
 with
 
 source as (
@@ -24,7 +25,7 @@ checked as (
         *,
         case
             -- a customer without a default currency yet is valid; a currency we cannot convert is not
-            when currency not in ('{{ var("accepted_currencies") | join("', '") }}') then 'unknown_currency'
+            when currency not in ({{ accepted_currency_list }}) then 'unknown_currency'
         end as rejection_reason
     from typed
 )

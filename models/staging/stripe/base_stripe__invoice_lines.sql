@@ -1,5 +1,11 @@
 -- Invoice lines flattened from dlt's child table (both Stripe line shapes), typed, with the first
 -- reason each cannot be used (null = valid).
+{#- column_or_null's shared arguments, short so each column fits on a line #}
+{%- set lines = 'invoices__lines__data' %}
+{%- set string_type = dbt.type_string() %}
+{%- set bigint_type = dbt.type_bigint() %}
+{%- set boolean_type = dbt.type_boolean() %}
+{%- set accepted_currency_list = "'" ~ var('accepted_currencies') | join("', '") ~ "'" %}
 with
 
 source as (
@@ -20,41 +26,52 @@ typed as (
         source.id as stripe_invoice_line_id,
         invoices.stripe_invoice_id,
         coalesce(
-            {{ column_or_null('stripe', 'invoices__lines__data', 'subscription', dbt.type_string(), 'source') }},
-            {{ column_or_null('stripe', 'invoices__lines__data', 'parent__subscription_item_details__subscription', dbt.type_string(), 'source') }},
+            {{ column_or_null('stripe', lines, 'subscription', string_type, 'source') }},
+            {{ column_or_null(
+                'stripe', lines, 'parent__subscription_item_details__subscription', string_type, 'source'
+            ) }},
             invoices.stripe_subscription_id
         ) as stripe_subscription_id,
         coalesce(
-            {{ column_or_null('stripe', 'invoices__lines__data', 'subscription_item', dbt.type_string(), 'source') }},
-            {{ column_or_null('stripe', 'invoices__lines__data', 'parent__subscription_item_details__subscription_item', dbt.type_string(), 'source') }}
+            {{ column_or_null('stripe', lines, 'subscription_item', string_type, 'source') }},
+            {{ column_or_null(
+                'stripe', lines, 'parent__subscription_item_details__subscription_item', string_type, 'source'
+            ) }}
         ) as stripe_subscription_item_id,
         coalesce(
-            {{ column_or_null('stripe', 'invoices__lines__data', 'price__id', dbt.type_string(), 'source') }},
-            {{ column_or_null('stripe', 'invoices__lines__data', 'pricing__price_details__price', dbt.type_string(), 'source') }}
+            {{ column_or_null('stripe', lines, 'price__id', string_type, 'source') }},
+            {{ column_or_null('stripe', lines, 'pricing__price_details__price', string_type, 'source') }}
         ) as stripe_price_id,
         coalesce(
-            {{ column_or_null('stripe', 'invoices__lines__data', 'type', dbt.type_string(), 'source') }},
-            case {{ column_or_null('stripe', 'invoices__lines__data', 'parent__type', dbt.type_string(), 'source') }}
+            {{ column_or_null('stripe', lines, 'type', string_type, 'source') }},
+            case {{ column_or_null('stripe', lines, 'parent__type', string_type, 'source') }}
                 when 'subscription_item_details' then 'subscription'
                 when 'invoice_item_details' then 'invoiceitem'
             end
         ) as line_type,
-        {{ column_or_null('stripe', 'invoices__lines__data', 'price__type', dbt.type_string(), 'source') }} as price_type,
+        {{ column_or_null('stripe', lines, 'price__type', string_type, 'source') }} as price_type,
         coalesce(
-            {{ column_or_null('stripe', 'invoices__lines__data', 'proration', dbt.type_boolean(), 'source') }},
-            {{ column_or_null('stripe', 'invoices__lines__data', 'parent__subscription_item_details__proration', dbt.type_boolean(), 'source') }},
+            {{ column_or_null('stripe', lines, 'proration', boolean_type, 'source') }},
+            {{ column_or_null(
+                'stripe', lines, 'parent__subscription_item_details__proration', boolean_type, 'source'
+            ) }},
             false
         ) as is_proration,
-        {{ column_or_null('stripe', 'invoices__lines__data', 'quantity', dbt.type_bigint(), 'source') }} as quantity,
-        {{ column_or_null('stripe', 'invoices__lines__data', 'amount', dbt.type_bigint(), 'source') }} as amount_cents,
-        {{ column_or_null('stripe', 'invoices__lines__data', 'price__unit_amount', dbt.type_bigint(), 'source') }} as unit_amount_cents,
-        lower(coalesce({{ column_or_null('stripe', 'invoices__lines__data', 'currency', dbt.type_string(), 'source') }}, {{ column_or_null('stripe', 'invoices__lines__data', 'price__currency', dbt.type_string(), 'source') }}))
-            as currency,
-        {{ column_or_null('stripe', 'invoices__lines__data', 'price__recurring__interval', dbt.type_string(), 'source') }} as billing_interval,
-        {{ column_or_null('stripe', 'invoices__lines__data', 'price__recurring__interval_count', dbt.type_bigint(), 'source') }} as billing_interval_count,
-        {{ column_or_null('stripe', 'invoices__lines__data', 'price__metadata__kind', dbt.type_string(), 'source') }} as price_kind,
-        {{ timestamp_from_unix_seconds(column_or_null('stripe', 'invoices__lines__data', 'period__start', dbt.type_bigint(), 'source')) }} as period_start_at,
-        {{ timestamp_from_unix_seconds(column_or_null('stripe', 'invoices__lines__data', 'period__end', dbt.type_bigint(), 'source')) }} as period_end_at,
+        {{ column_or_null('stripe', lines, 'quantity', bigint_type, 'source') }} as quantity,
+        {{ column_or_null('stripe', lines, 'amount', bigint_type, 'source') }} as amount_cents,
+        {{ column_or_null('stripe', lines, 'price__unit_amount', bigint_type, 'source') }} as unit_amount_cents,
+        lower(coalesce(
+            {{ column_or_null('stripe', lines, 'currency', string_type, 'source') }},
+            {{ column_or_null('stripe', lines, 'price__currency', string_type, 'source') }}
+        )) as currency,
+        {{ column_or_null('stripe', lines, 'price__recurring__interval', string_type, 'source') }} as billing_interval,
+        {{ column_or_null('stripe', lines, 'price__recurring__interval_count', bigint_type, 'source') }}
+            as billing_interval_count,
+        {{ column_or_null('stripe', lines, 'price__metadata__kind', string_type, 'source') }} as price_kind,
+        {{ timestamp_from_unix_seconds(column_or_null('stripe', lines, 'period__start', bigint_type, 'source')) }}
+            as period_start_at,
+        {{ timestamp_from_unix_seconds(column_or_null('stripe', lines, 'period__end', bigint_type, 'source')) }}
+            as period_end_at,
         invoices.parent_rejection_reason,
         source._loaded_at as loaded_at,
         source.id as record_key,
@@ -98,8 +115,10 @@ checked as (
             when parent_rejection_reason is not null then 'parent_rejected'
             -- credits of a proration are legitimately negative; any other negative line is not
             when (amount_cents < 0 and not is_proration) or quantity < 0 then 'negative_amount'
-            when currency is null
-                or currency not in ('{{ var("accepted_currencies") | join("', '") }}') then 'unknown_currency'
+            when
+                currency is null
+                or currency not in ({{ accepted_currency_list }})
+                then 'unknown_currency'
             when billing_interval not in ('day', 'week', 'month', 'year') then 'invalid_value'
         end as rejection_reason
     from typed

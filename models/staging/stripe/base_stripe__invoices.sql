@@ -1,4 +1,5 @@
 -- Typed invoices with the first reason each one cannot be used (null = valid).
+{%- set accepted_currency_list = "'" ~ var('accepted_currencies') | join("', '") ~ "'" %}
 with
 
 source as (
@@ -42,11 +43,15 @@ checked as (
         record_key,
         raw_payload,
         case
-            when currency is null
-                or currency not in ('{{ var("accepted_currencies") | join("', '") }}') then 'unknown_currency'
+            when
+                currency is null
+                or currency not in ({{ accepted_currency_list }})
+                then 'unknown_currency'
             when total_cents < 0 or amount_paid_cents < 0 then 'negative_amount'
-            when invoice_status is null
-                or invoice_status not in ('draft', 'open', 'paid', 'uncollectible', 'void') then 'invalid_value'
+            when
+                invoice_status is null
+                or invoice_status not in ('draft', 'open', 'paid', 'uncollectible', 'void')
+                then 'invalid_value'
             when stripe_customer_id is null then 'invalid_value'
         end as rejection_reason
     from typed

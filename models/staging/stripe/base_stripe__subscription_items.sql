@@ -1,4 +1,9 @@
 -- Subscription items flattened from dlt's child table, typed, with the first reason each cannot be used.
+{#- column_or_null's shared arguments, short so each column fits on a line #}
+{%- set items = 'subscriptions__items__data' %}
+{%- set string_type = dbt.type_string() %}
+{%- set bigint_type = dbt.type_bigint() %}
+{%- set accepted_currency_list = "'" ~ var('accepted_currencies') | join("', '") ~ "'" %}
 with
 
 source as (
@@ -16,17 +21,19 @@ subscriptions as (
 typed as (
     select
         source.id as stripe_subscription_item_id,
-        coalesce({{ column_or_null('stripe', 'subscriptions__items__data', 'subscription', dbt.type_string(), 'source') }},
-            subscriptions.stripe_subscription_id) as stripe_subscription_id,
-        {{ column_or_null('stripe', 'subscriptions__items__data', 'price__id', dbt.type_string(), 'source') }} as stripe_price_id,
-        {{ column_or_null('stripe', 'subscriptions__items__data', 'price__product', dbt.type_string(), 'source') }} as stripe_product_id,
-        {{ column_or_null('stripe', 'subscriptions__items__data', 'quantity', dbt.type_bigint(), 'source') }} as quantity,
-        {{ column_or_null('stripe', 'subscriptions__items__data', 'price__unit_amount', dbt.type_bigint(), 'source') }} as unit_amount_cents,
-        lower({{ column_or_null('stripe', 'subscriptions__items__data', 'price__currency', dbt.type_string(), 'source') }}) as currency,
-        {{ column_or_null('stripe', 'subscriptions__items__data', 'price__recurring__interval', dbt.type_string(), 'source') }} as billing_interval,
-        {{ column_or_null('stripe', 'subscriptions__items__data', 'price__recurring__interval_count', dbt.type_bigint(), 'source') }}
+        coalesce(
+            {{ column_or_null('stripe', items, 'subscription', string_type, 'source') }},
+            subscriptions.stripe_subscription_id
+        ) as stripe_subscription_id,
+        {{ column_or_null('stripe', items, 'price__id', string_type, 'source') }} as stripe_price_id,
+        {{ column_or_null('stripe', items, 'price__product', string_type, 'source') }} as stripe_product_id,
+        {{ column_or_null('stripe', items, 'quantity', bigint_type, 'source') }} as quantity,
+        {{ column_or_null('stripe', items, 'price__unit_amount', bigint_type, 'source') }} as unit_amount_cents,
+        lower({{ column_or_null('stripe', items, 'price__currency', string_type, 'source') }}) as currency,
+        {{ column_or_null('stripe', items, 'price__recurring__interval', string_type, 'source') }} as billing_interval,
+        {{ column_or_null('stripe', items, 'price__recurring__interval_count', bigint_type, 'source') }}
             as billing_interval_count,
-        {{ column_or_null('stripe', 'subscriptions__items__data', 'price__metadata__kind', dbt.type_string(), 'source') }} as price_kind,
+        {{ column_or_null('stripe', items, 'price__metadata__kind', string_type, 'source') }} as price_kind,
         subscriptions.parent_rejection_reason,
         source._loaded_at as loaded_at,
         source.id as record_key,
@@ -55,8 +62,10 @@ checked as (
         case
             when parent_rejection_reason is not null then 'parent_rejected'
             when unit_amount_cents < 0 or quantity < 0 then 'negative_amount'
-            when currency is null
-                or currency not in ('{{ var("accepted_currencies") | join("', '") }}') then 'unknown_currency'
+            when
+                currency is null
+                or currency not in ({{ accepted_currency_list }})
+                then 'unknown_currency'
             when billing_interval is null or billing_interval not in ('day', 'week', 'month', 'year')
                 then 'invalid_value'
             when billing_interval_count is null or billing_interval_count < 1 then 'invalid_value'

@@ -2,7 +2,7 @@
 -- linked customers (unit_amount x quantity annualised), within half a cent per account, and
 -- mrr x 12 = arr within 12 x half a cent per account (both are rounded to cents).
 
-{%- set active_statuses = var('active_subscription_statuses') %}
+{%- set active_status_list = "'" ~ var('active_subscription_statuses') | join("', '") ~ "'" %}
 
 with
 
@@ -69,9 +69,7 @@ subscription_arr as (
         on subscriptions.stripe_customer_id = accounts.stripe_customer_id
     cross join as_of
     where
-        subscriptions.subscription_status in (
-            {% for status in active_statuses %}'{{ status }}'{% if not loop.last %}, {% endif %}{% endfor %}
-        )
+        subscriptions.subscription_status in ({{ active_status_list }})
         and (subscriptions.ended_at is null or cast(subscriptions.ended_at as date) > as_of.as_of_date)
 )
 

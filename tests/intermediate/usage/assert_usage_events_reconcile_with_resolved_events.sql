@@ -3,15 +3,17 @@
 
 with
 
+as_of as (
+    select distinct as_of_date
+    from {{ ref('int_accounts_spined_to_days') }}
+),
+
 resolved as (
     select
         resolved_events.account_id,
         count(*) as resolved_events
     from {{ ref('int_events_resolved_to_accounts') }} as resolved_events
-    inner join (
-        select distinct as_of_date
-        from {{ ref('int_accounts_spined_to_days') }}
-    ) as as_of
+    inner join as_of
         on resolved_events.event_date <= as_of.as_of_date
     group by resolved_events.account_id
 ),

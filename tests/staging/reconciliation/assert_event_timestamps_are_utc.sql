@@ -5,5 +5,6 @@ select staged.event_id
 from {{ ref('stg_product__events') }} as staged
 inner join {{ source('product', 'events') }} as raw_events
     on staged.event_id = raw_events.message_id
-where raw_events.timestamp = '2024-05-01T12:00:00+02:00'
+where
+    raw_events.timestamp = '2024-05-01T12:00:00+02:00'
     and staged.event_at != cast('2024-05-01 10:00:00' as {{ dbt.type_timestamp() }})

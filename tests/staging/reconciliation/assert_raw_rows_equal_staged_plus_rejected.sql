@@ -19,18 +19,18 @@ with
 
 counts as (
     {%- for source_system, source_table, staged in tables %}
-    select
-        '{{ source_system }}' as source_system,
-        '{{ source_table }}' as source_table,
-        (select count(*) from {{ source(source_system, source_table) }}) as raw_rows,
-        (select count(*) from {{ ref(staged) }}) as staged_rows,
-        (
-            select count(*) from {{ ref('rejected_records') }}
-            where source_system = '{{ source_system }}' and source_table = '{{ source_table }}'
-        ) as rejected_rows
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            '{{ source_system }}' as source_system,
+            '{{ source_table }}' as source_table,
+            (select count(*) from {{ source(source_system, source_table) }}) as raw_rows,
+            (select count(*) from {{ ref(staged) }}) as staged_rows,
+            (
+                select count(*) from {{ ref('rejected_records') }}
+                where source_system = '{{ source_system }}' and source_table = '{{ source_table }}'
+            ) as rejected_rows
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 )
 
