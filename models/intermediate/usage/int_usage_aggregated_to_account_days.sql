@@ -1,8 +1,7 @@
 -- Product usage per account per day, quiet days included, with 7- and 30-day rolling windows.
 -- Incremental: each run recomputes the days from (last built day - usage_lookback_days) on, or from
--- the first day of an event the identity match wrote since the last run when earlier, so late
--- events and late attribution are counted and the result equals a full refresh
--- (tests/python/test_usage_incremental.py).
+-- the first day whose attribution changed when earlier, so late events and late attribution are
+-- counted and the result equals a full refresh (tests/python/test_usage_incremental.py).
 -- In-model config because the strategy is engine-specific: it comes from the one dispatched macro
 -- macros/cross_db/day_grain_incremental.sql.
 {{
@@ -14,65 +13,110 @@
         on_schema_change='append_new_columns',
     )
 }}
--- read in incremental runs only; named here so that dbt knows the dependency when it parses:
--- depends_on: {{ ref('int_events_matched_to_account_rules') }}
+
+{#- The first day to recompute, found by one query before the model runs (incremental_start_date) and
+    written into the SQL below as a literal date: only a literal reaches through the user-day and
+    feature-day views' group-bys to their events, so that they aggregate the recomputed stretch only
+    (a date read from a CTE left them aggregating every event: most of the model's time, issue 9).
+    It is usage_lookback_days before the last built day, or the first day whose attribution changed
+    when earlier (a late event, a late identify call that stitches old anonymous events, a late
+    e-mail or membership that re-attributes them), however far behind the lookback. Such a day has
+    an event the identity match wrote since this table's latest write (the match rewrites, with a
+    new `_built_at`, every event whose account, user or date may have changed and never drops one
+    without rebuilding everything). Most rewrites change nothing (a re-stitched anonymous id whose
+    events keep their user), so only the dates of such events are compared: each account-day's
+    events, identified events and users there, now and as built. A table built before it had
+    `_built_at` compares every date once. #}
+{%- set reprocess_window_sql %}
+with
+
+rewritten_dates as (
+    select distinct matched.event_date
+    from {{ ref('int_events_matched_to_account_rules') }} as matched
+    where matched._built_at > (
+        select coalesce(max(built._built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+        from {{ this }} as built
+    )
+),
+
+current_fingerprints as (
+    select
+        resolved.account_id,
+        resolved.event_date as date_day,
+        count(*) as events,
+        count(resolved.user_id) as identified_events,
+        count(distinct resolved.user_id) as users
+    from {{ ref('int_events_resolved_to_accounts') }} as resolved
+    inner join rewritten_dates
+        on resolved.event_date = rewritten_dates.event_date
+    group by
+        resolved.account_id,
+        resolved.event_date
+),
+
+built_fingerprints as (
+    select
+        built.account_id,
+        built.date_day,
+        built.events,
+        built.identified_events,
+        built.users
+    from {{ this }} as built
+    inner join rewritten_dates
+        on built.date_day = rewritten_dates.event_date
+    where built.events > 0
+),
+
+changed_days as (
+    select min(coalesce(current_fingerprints.date_day, built_fingerprints.date_day)) as first_changed_date
+    from current_fingerprints
+    full outer join built_fingerprints
+        on
+            current_fingerprints.account_id = built_fingerprints.account_id
+            and current_fingerprints.date_day = built_fingerprints.date_day
+    where
+        coalesce(current_fingerprints.events, 0) <> coalesce(built_fingerprints.events, 0)
+        or coalesce(current_fingerprints.identified_events, 0) <> coalesce(built_fingerprints.identified_events, 0)
+        or coalesce(current_fingerprints.users, 0) <> coalesce(built_fingerprints.users, 0)
+),
+
+last_build as (
+    select
+        cast({{ dbt.dateadd('day', -1 * var('usage_lookback_days'), 'max(date_day)') }} as date)
+            as lookback_from_date
+    from {{ this }}
+)
+
+select
+    case
+        when last_build.lookback_from_date is null then cast('1900-01-01' as date)
+        when changed_days.first_changed_date < last_build.lookback_from_date
+            then changed_days.first_changed_date
+        else last_build.lookback_from_date
+    end as reprocess_from_date
+from last_build
+cross join changed_days
+{%- endset %}
+{%- set reprocess_from = incremental_start_date(reprocess_window_sql) if is_incremental() else '1900-01-01' %}
+{%- set reprocess_from_date = modules.datetime.date.fromisoformat(reprocess_from | string) %}
+{#- the stretch's rolling windows read 30 warm-up days before it; its sessions one day before it #}
+{%- set warm_up_from = "cast('" ~ (reprocess_from_date - modules.datetime.timedelta(days=30)) ~ "' as date)" %}
+{%- set events_from = "cast('" ~ (reprocess_from_date - modules.datetime.timedelta(days=1)) ~ "' as date)" %}
+{%- set reprocessed_from = "cast('" ~ reprocess_from_date ~ "' as date)" %}
 
 with
 
 {% if is_incremental() %}
-    -- Days whose attribution changed after they were built (a late event, a late identify call that
-    -- stitches old anonymous events, a late e-mail or membership that re-attributes them), however far
-    -- behind the lookback: every event the identity match wrote since this table's latest write. The
-    -- match rewrites an event (a new `_built_at`) whenever its account, user or date may have changed
-    -- and never drops one without rebuilding everything, so the earliest such event is the first day
-    -- that can differ; a rebuilt match makes it the first day of the history. Its `_built_at` filter
-    -- reads only the row groups of recent writes, not a pass over every event (issue 9).
-    changed_days as (
-        select min(matched.event_date) as first_changed_date
-        from {{ ref('int_events_matched_to_account_rules') }} as matched
-        where matched._built_at > (
-            -- a table built before it had `_built_at` counts as never built: everything is recomputed once
-            select coalesce(max(built._built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-            from {{ this }} as built
-        )
-    ),
-
-    last_build as (
-        select
-            cast({{ dbt.dateadd('day', -1 * var('usage_lookback_days'), 'max(date_day)') }} as date)
-                as lookback_from_date
-        from {{ this }}
-    ),
-
-    -- First day to recompute: usage_lookback_days before the last built day, or the first day whose
-    -- attribution changed when earlier. Earlier days stay as built.
-    reprocess_window as (
-        select
-            case
-                when last_build.lookback_from_date is null then cast('1900-01-01' as date)
-                when changed_days.first_changed_date < last_build.lookback_from_date
-                    then changed_days.first_changed_date
-                else last_build.lookback_from_date
-            end as reprocess_from_date
-        from last_build
-        cross join changed_days
-    ),
-
     -- The latest activity before the recomputed stretch (and its 30-day warm-up), carried forward.
     prior_activity as (
         select
             built_days.account_id,
             max(built_days.last_active_at) as last_active_at
         from {{ this }} as built_days
-        cross join reprocess_window
-        where built_days.date_day < {{ dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') }}
+        where built_days.date_day < {{ warm_up_from }}
         group by built_days.account_id
     ),
 {% else %}
-    reprocess_window as (
-        select cast('1900-01-01' as date) as reprocess_from_date
-    ),
-
     prior_activity as (
         select
             cast(null as {{ dbt.type_string() }}) as account_id,
@@ -87,10 +131,9 @@ spine as (
         spine_days.account_day_id,
         spine_days.account_id,
         spine_days.date_day,
-        spine_days.date_day >= reprocess_window.reprocess_from_date as is_reprocessed
+        spine_days.date_day >= {{ reprocessed_from }} as is_reprocessed
     from {{ ref('int_accounts_spined_to_days') }} as spine_days
-    cross join reprocess_window
-    where spine_days.date_day >= {{ dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') }}
+    where spine_days.date_day >= {{ warm_up_from }}
 ),
 
 -- One day before the stretch too: a session that starts at 23:50 owns the 00:10 event after it.
@@ -106,8 +149,7 @@ resolved_events as (
         resolved.event_name,
         resolved.feature_name
     from {{ ref('int_events_resolved_to_accounts') }} as resolved
-    cross join reprocess_window
-    where resolved.event_date >= {{ dbt.dateadd('day', -1, 'reprocess_window.reprocess_from_date') }}
+    where resolved.event_date >= {{ events_from }}
 ),
 
 user_days as (
@@ -119,8 +161,7 @@ user_days as (
         user_days.track_events,
         user_days.last_event_at
     from {{ ref('int_usage_aggregated_to_account_user_days') }} as user_days
-    cross join reprocess_window
-    where user_days.date_day >= {{ dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') }}
+    where user_days.date_day >= {{ warm_up_from }}
 ),
 
 feature_days as (
@@ -129,8 +170,7 @@ feature_days as (
         feature_days.feature_name,
         feature_days.date_day
     from {{ ref('int_feature_usage_aggregated_to_account_days') }} as feature_days
-    cross join reprocess_window
-    where feature_days.date_day >= {{ dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') }}
+    where feature_days.date_day >= {{ warm_up_from }}
 ),
 
 -- A session is one actor's run of events in one account with no gap of session_gap_minutes or
