@@ -46,8 +46,9 @@
     {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
     {%- if '_built_at' not in columns -%}
         {#- the staged events (a view over raw): the raw rows landed since the identity models'
-            previous build (macros/incremental/identity_high_water_mark.sql) -#}
-        {{ return(identity_new_raw_rows_filter(relation, columns)) }}
+            previous build (macros/incremental/identity_high_water_mark.sql); the usage views: the
+            days of the events the identity match rewrote (macros/tests/usage_view_rows.sql) -#}
+        {{ return(identity_new_raw_rows_filter(relation, columns) or usage_view_rows_filter(relation, columns)) }}
     {%- endif -%}
     {%- set latest = run_query("select " ~ dbt.cast("max(_built_at)", dbt.type_string()) ~ " from " ~ relation) -%}
     {%- set latest_value = latest.columns[0].values()[0] if latest.rows | length > 0 else none -%}

@@ -204,3 +204,55 @@ def test_all_rows_var_tests_every_row(warehouse):
     assert _status(limited, "not_null", CS_SIGNALS) == "pass"
     audit = _dbt(warehouse["tmp"], db, "all_rows", "test", *DATA_TESTS, "--vars", "{test_all_rows: true}")
     assert _status(audit, "not_null", CS_SIGNALS) == "fail"
+
+
+MATCHED = "intermediate.int_events_matched_to_account_rules"
+USER_DAYS = "intermediate.int_usage_aggregated_to_account_user_days"
+USER_DAYS_TESTS = ["--select", USER_DAYS.split(".")[1], "--exclude-resource-type", "unit_test"]
+
+
+def _plant_ambiguous_user_day_key(db: Path, *, rewritten_day: bool) -> None:
+    """Two matched events whose user-day keys collide (account 'amb_a' with user 'b_c', account
+    'amb_a_b' with user 'c': both 'amb_a_b_c_<day>'), on a day of the match's latest write or, with
+    rewritten_day=False, on a day it did not touch (and with an earlier _built_at)."""
+    with duckdb.connect(str(db)) as con:
+        (earliest, latest) = con.sql(f"select min(_built_at), max(_built_at) from {MATCHED}").fetchone()
+        assert earliest < latest, "the incremental run rewrote no events"
+        day_filter = "in" if rewritten_day else "not in"
+        (day,) = con.sql(
+            f"select min(event_date) from {MATCHED} where event_date {day_filter} "
+            f"(select event_date from {MATCHED} where _built_at = ?) and user_id is not null",
+            params=[latest],
+        ).fetchone()
+        assert day is not None
+        for n, (account, user) in enumerate([("amb_a", "b_c"), ("amb_a_b", "c")]):
+            con.execute(
+                f"insert into {MATCHED} select * replace (? as event_id, ? as account_id, ? as user_id, "
+                f"cast(? as timestamp) as _built_at) from {MATCHED} "
+                "where event_date = ? and user_id is not null order by event_id limit 1",
+                [f"planted_{n}", account, user, latest if rewritten_day else earliest, day],
+            )
+
+
+@pytest.mark.parametrize("rewritten_day", [True, False], ids=["rewritten_day", "untouched_day"])
+def test_usage_view_key_tests_check_the_days_the_match_rewrote(warehouse, rewritten_day):
+    """The user-day view's key tests read, on an incremental run, the days of the events the
+    identity match wrote in its latest write (macros/tests/usage_view_rows.sql): a duplicated key on
+    such a day fails; on another day it is left to a full audit (`test_all_rows`)."""
+    label = "view_keys_" + ("rewritten" if rewritten_day else "untouched")
+    db = _copy(warehouse, label)
+    _plant_ambiguous_user_day_key(db, rewritten_day=rewritten_day)
+    limited = _dbt(warehouse["tmp"], db, label, "test", *USER_DAYS_TESTS)
+    expected = "fail" if rewritten_day else "pass"
+    assert _status(limited, "unique", USER_DAYS, "account_user_day_id") == expected
+    if not rewritten_day:
+        audit = _dbt(
+            warehouse["tmp"],
+            db,
+            label + "_audit",
+            "test",
+            *USER_DAYS_TESTS,
+            "--vars",
+            "{test_all_rows: true}",
+        )
+        assert _status(audit, "unique", USER_DAYS, "account_user_day_id") == "fail"
