@@ -19,16 +19,10 @@
 }}
 {%- set window_days = 30 %}
 
-with
-
-key_features_fingerprint as (
-
+{%- set key_features_fingerprint_sql %}
     {{ day_grain_config_fingerprint(ref('key_features'), ['feature_name', 'weight']) }}
-
-),
-
-current_inputs as (
-
+{%- endset %}
+{%- set current_inputs_sql %}
     select
         accounts_daily.account_id,
         accounts_daily.date_day,
@@ -40,12 +34,30 @@ current_inputs as (
         ]) }} as input_fingerprint
     from {{ ref('int_accounts_daily') }} as accounts_daily
     cross join key_features_fingerprint
+{%- endset %}
+{#- The first changed day is queried once before the model runs and written below as a literal
+    (macros/incremental/incremental_start_date.sql): only a literal filter reaches below the
+    feature-day view's group-by, which otherwise aggregated every event on every run (issue 9). #}
+{%- set reprocess_from = incremental_start_date(
+    'with key_features_fingerprint as (' ~ key_features_fingerprint_sql ~ '), current_inputs as ('
+    ~ current_inputs_sql ~ ') ' ~ day_grain_reprocess_window('current_inputs')
+) if is_incremental() else '1900-01-01' %}
+{%- set features_from = modules.datetime.date.fromisoformat(reprocess_from | string)
+    - modules.datetime.timedelta(days=window_days) %}
 
+with
+
+key_features_fingerprint as (
+    {{ key_features_fingerprint_sql }}
+),
+
+current_inputs as (
+    {{ current_inputs_sql }}
 ),
 
 reprocess_window as (
 
-    {{ day_grain_reprocess_window('current_inputs') }}
+    select cast('{{ reprocess_from }}' as date) as reprocess_from_date
 
 ),
 
@@ -101,10 +113,7 @@ feature_usage as (
         feature_days.feature_name,
         feature_days.events
     from {{ ref('int_feature_usage_aggregated_to_account_days') }} as feature_days
-    cross join reprocess_window
-    where
-        feature_days.date_day
-        >= {{ dbt.dateadd('day', -window_days, 'reprocess_window.reprocess_from_date') }}
+    where feature_days.date_day >= cast('{{ features_from }}' as date)
 
 ),
 
