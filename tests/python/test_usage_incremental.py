@@ -165,3 +165,55 @@ def test_incremental_run_after_late_events_equals_full_refresh(warehouse: tuple[
     assert incremental["date_day"].max() == pd.Timestamp(END_DATE)
     assert len(incremental) == len(full_refresh)
     pd.testing.assert_frame_equal(incremental, full_refresh, check_exact=True)
+
+
+def _reland(con: duckdb.DuckDBPyConnection, source_file: str, drop_all: bool) -> None:
+    """What the loader does to a file landed again (it merges on `_source_file`): rows the file no
+    longer holds leave the raw tables, the others get the new load's `_loaded_at`."""
+    for table in ("events", "event_deliveries"):
+        if drop_all:
+            con.execute(f"delete from raw_product.{table} where _source_file = ?", [source_file])
+            continue
+        con.execute(
+            f"delete from raw_product.{table} where message_id = ("
+            f"select min(message_id) from raw_product.{table} where _source_file = ?)",
+            [source_file],
+        )
+        con.execute(
+            f"update raw_product.{table} set _loaded_at = "
+            f"(select max(_loaded_at) + interval 1 minute from raw_product.{table}) where _source_file = ?",
+            [source_file],
+        )
+
+
+def test_a_day_whose_events_all_went_away_is_recomputed(warehouse: tuple[Path, Path]) -> None:
+    """Two event files landed again in one load, one changed, one now empty: the identity models
+    rebuild every event (a changed file), and the emptied day has no event left to point at it, so
+    the usage run compares every built day after such a rebuild; the day falls to zero events, as
+    in a full refresh."""
+    tmp, db = warehouse
+    _dbt(tmp, db, "--full-refresh")
+    gone_day = END_DATE - dt.timedelta(days=12)  # both far behind usage_lookback_days
+    changed_day = END_DATE - dt.timedelta(days=9)
+    with duckdb.connect(str(db)) as con:
+        files = {
+            day: con.sql(
+                f"select mode(_source_file) from raw_product.events where {EVENT_DATE} = ?", params=[day]
+            ).fetchone()[0]
+            for day in (gone_day, changed_day)
+        }
+        _reland(con, files[gone_day], drop_all=True)
+        _reland(con, files[changed_day], drop_all=False)
+    before = _usage(db)
+    assert before.loc[before["date_day"] == pd.Timestamp(gone_day), "events"].sum() > 0
+
+    _dbt(tmp, db)
+    incremental = _usage(db)
+    _dbt(tmp, db, "--full-refresh")
+    full_refresh = _usage(db)
+    # not vacuous: the full refresh lost (most of) the day's events
+    assert (
+        full_refresh.loc[full_refresh["date_day"] == pd.Timestamp(gone_day), "events"].sum()
+        < before.loc[before["date_day"] == pd.Timestamp(gone_day), "events"].sum()
+    )
+    pd.testing.assert_frame_equal(incremental, full_refresh, check_exact=True)

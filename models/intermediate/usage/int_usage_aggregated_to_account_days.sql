@@ -26,17 +26,28 @@
     without rebuilding everything). Most rewrites change nothing (a re-stitched anonymous id whose
     events keep their user), so only the dates of such events are compared: each account-day's
     events, identified events and users there, now and as built. A table built before it had
-    `_built_at` compares every date once. #}
+    `_built_at`, or a match rebuilt since, compares every date once. #}
 {%- set reprocess_window_sql %}
 with
 
+last_write as (
+    select coalesce(max(built._built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) as built_at
+    from {{ this }} as built
+),
+
 rewritten_dates as (
-    select distinct matched.event_date
+    select matched.event_date
     from {{ ref('int_events_matched_to_account_rules') }} as matched
-    where matched._built_at > (
-        select coalesce(max(built._built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-        from {{ this }} as built
-    )
+    where matched._built_at > (select last_write.built_at from last_write)
+    union
+    -- a match rebuilt since (every event rewritten) may have lost a whole day's events: every
+    -- built day is compared then
+    select built.date_day as event_date
+    from {{ this }} as built
+    where
+        built.events > 0
+        and (select min(matched._built_at) from {{ ref('int_events_matched_to_account_rules') }} as matched)
+        > (select last_write.built_at from last_write)
 ),
 
 current_fingerprints as (
