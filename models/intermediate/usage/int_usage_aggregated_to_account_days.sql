@@ -111,9 +111,19 @@ cross join changed_days
 {%- set reprocess_from = incremental_start_date(reprocess_window_sql) if is_incremental() else '1900-01-01' %}
 {%- set reprocess_from_date = modules.datetime.date.fromisoformat(reprocess_from | string) %}
 {#- the stretch's rolling windows read 30 warm-up days before it; its sessions one day before it #}
-{%- set warm_up_from = "cast('" ~ (reprocess_from_date - modules.datetime.timedelta(days=30)) ~ "' as date)" %}
-{%- set events_from = "cast('" ~ (reprocess_from_date - modules.datetime.timedelta(days=1)) ~ "' as date)" %}
-{%- set reprocessed_from = "cast('" ~ reprocess_from_date ~ "' as date)" %}
+{%- if is_incremental() %}
+    {%- set warm_up_from = "cast('" ~ (reprocess_from_date - modules.datetime.timedelta(days=30)) ~ "' as date)" %}
+    {%- set events_from = "cast('" ~ (reprocess_from_date - modules.datetime.timedelta(days=1)) ~ "' as date)" %}
+    {%- set reprocessed_from = "cast('" ~ reprocess_from_date ~ "' as date)" %}
+{%- else %}
+    {#- A full build reads every day. Its filters stay joined from the reprocess_window CTE: with
+        literal filters DuckDB planned the full build at 48M events differently and ran out of its
+        2.5 GB (session 7), where this form spills and passes. #}
+    {%- set warm_up_from = dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') %}
+    {%- set events_from = dbt.dateadd('day', -1, 'reprocess_window.reprocess_from_date') %}
+    {%- set reprocessed_from = 'reprocess_window.reprocess_from_date' %}
+{%- endif %}
+{%- set window_join = '' if is_incremental() else 'cross join reprocess_window' %}
 
 with
 
@@ -128,6 +138,10 @@ with
         group by built_days.account_id
     ),
 {% else %}
+    reprocess_window as (
+        select cast('1900-01-01' as date) as reprocess_from_date
+    ),
+
     prior_activity as (
         select
             cast(null as {{ dbt.type_string() }}) as account_id,
@@ -144,6 +158,7 @@ spine as (
         spine_days.date_day,
         spine_days.date_day >= {{ reprocessed_from }} as is_reprocessed
     from {{ ref('int_accounts_spined_to_days') }} as spine_days
+    {{ window_join }}
     where spine_days.date_day >= {{ warm_up_from }}
 ),
 
@@ -160,6 +175,7 @@ resolved_events as (
         resolved.event_name,
         resolved.feature_name
     from {{ ref('int_events_resolved_to_accounts') }} as resolved
+    {{ window_join }}
     where resolved.event_date >= {{ events_from }}
 ),
 
@@ -172,6 +188,7 @@ user_days as (
         user_days.track_events,
         user_days.last_event_at
     from {{ ref('int_usage_aggregated_to_account_user_days') }} as user_days
+    {{ window_join }}
     where user_days.date_day >= {{ warm_up_from }}
 ),
 
@@ -181,6 +198,7 @@ feature_days as (
         feature_days.feature_name,
         feature_days.date_day
     from {{ ref('int_feature_usage_aggregated_to_account_days') }} as feature_days
+    {{ window_join }}
     where feature_days.date_day >= {{ warm_up_from }}
 ),
 
