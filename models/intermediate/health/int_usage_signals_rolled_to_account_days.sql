@@ -42,8 +42,15 @@
     'with key_features_fingerprint as (' ~ key_features_fingerprint_sql ~ '), current_inputs as ('
     ~ current_inputs_sql ~ ') ' ~ day_grain_reprocess_window('current_inputs')
 ) if is_incremental() else '1900-01-01' %}
-{%- set features_from = modules.datetime.date.fromisoformat(reprocess_from | string)
-    - modules.datetime.timedelta(days=window_days) %}
+{#- A full build keeps the filter joined from reprocess_window, the form the full build at 48M events
+    was proven with (a literal changed the usage model's plan there: int_usage_aggregated_to_account_days). #}
+{%- if is_incremental() %}
+    {%- set features_from = "cast('" ~ (modules.datetime.date.fromisoformat(reprocess_from | string)
+        - modules.datetime.timedelta(days=window_days)) ~ "' as date)" %}
+{%- else %}
+    {%- set features_from = dbt.dateadd('day', -window_days, 'reprocess_window.reprocess_from_date') %}
+{%- endif %}
+{%- set window_join = '' if is_incremental() else 'cross join reprocess_window' %}
 
 with
 
@@ -113,7 +120,8 @@ feature_usage as (
         feature_days.feature_name,
         feature_days.events
     from {{ ref('int_feature_usage_aggregated_to_account_days') }} as feature_days
-    where feature_days.date_day >= cast('{{ features_from }}' as date)
+    {{ window_join }}
+    where feature_days.date_day >= {{ features_from }}
 
 ),
 
