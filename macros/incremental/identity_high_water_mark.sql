@@ -184,11 +184,8 @@
         {{ return(none) }}
     {%- endif %}
     {%- set node = graph.nodes.get('model.' ~ project_name ~ '.int_events_stitched_to_users') %}
-    {%- if node is none %}{{ return(none) }}{% endif %}
-    {%- set stitched = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) %}
+    {%- set stitched = built_relation_with_built_at('int_events_stitched_to_users') %}
     {%- if stitched is none %}{{ return(none) }}{% endif %}
-    {%- set stitched_columns = adapter.get_columns_in_relation(stitched) | map(attribute='name') | map('lower') | list %}
-    {%- if '_built_at' not in stitched_columns %}{{ return(none) }}{% endif %}
     {%- set written_now = run_query('select max(_built_at) = ' ~ built_at_column() ~ ' from ' ~ stitched).rows %}
     {%- if written_now | length == 0 or written_now[0][0] is none %}{{ return(none) }}{% endif %}
     {%- if node.unique_id in selected_resources and not written_now[0][0] %}
@@ -200,4 +197,16 @@
     {%- set mark = run_query(query).columns[0].values()[0] %}
     {%- if mark is none %}{{ return(none) }}{% endif %}
     {{ return("loaded_at > '" ~ mark ~ "'") }}
+{% endmacro %}
+
+{#- The built table of model `name` when it exists and has `_built_at` (the incremental models'
+    write marker, macros/tests/rewritten_rows.sql), else none: where the limited tests of views over
+    it read the latest write from. -#}
+{% macro built_relation_with_built_at(name) %}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ name) %}
+    {%- if node is none %}{{ return(none) }}{% endif %}
+    {%- set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) %}
+    {%- if relation is none %}{{ return(none) }}{% endif %}
+    {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list %}
+    {{ return(relation if '_built_at' in columns else none) }}
 {% endmacro %}

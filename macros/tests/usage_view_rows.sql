@@ -14,12 +14,8 @@
         'int_usage_aggregated_to_account_user_days', 'int_feature_usage_aggregated_to_account_days'] %}
         {{ return(none) }}
     {%- endif %}
-    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.int_events_matched_to_account_rules') %}
-    {%- if node is none %}{{ return(none) }}{% endif %}
-    {%- set matched = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) %}
+    {%- set matched = built_relation_with_built_at('int_events_matched_to_account_rules') %}
     {%- if matched is none %}{{ return(none) }}{% endif %}
-    {%- set matched_columns = adapter.get_columns_in_relation(matched) | map(attribute='name') | map('lower') | list %}
-    {%- if '_built_at' not in matched_columns %}{{ return(none) }}{% endif %}
     {%- set marks = run_query('select cast(min(_built_at) as ' ~ dbt.type_string() ~ '), cast(max(_built_at) as '
         ~ dbt.type_string() ~ ') from ' ~ matched).rows %}
     {%- if marks | length == 0 or marks[0][1] is none or marks[0][0] == marks[0][1] %}{{ return(none) }}{% endif %}
