@@ -42,15 +42,9 @@
     'with key_features_fingerprint as (' ~ key_features_fingerprint_sql ~ '), current_inputs as ('
     ~ current_inputs_sql ~ ') ' ~ day_grain_reprocess_window('current_inputs')
 ) if is_incremental() else '1900-01-01' %}
-{#- A full build keeps the filter joined from reprocess_window, the form the full build at 48M events
-    was proven with (a literal changed the usage model's plan there: int_usage_aggregated_to_account_days). #}
-{%- if is_incremental() %}
-    {%- set features_from = "cast('" ~ (modules.datetime.date.fromisoformat(reprocess_from | string)
-        - modules.datetime.timedelta(days=window_days)) ~ "' as date)" %}
-{%- else %}
-    {%- set features_from = dbt.dateadd('day', -window_days, 'reprocess_window.reprocess_from_date') %}
-{%- endif %}
-{%- set window_join = '' if is_incremental() else 'cross join reprocess_window' %}
+{#- A literal on an incremental run, joined from reprocess_window in a full build (reprocess_from_bound). #}
+{%- set features_from = reprocess_from_bound(reprocess_from, is_incremental(), days_before=window_days) %}
+{%- set window_join = reprocess_window_join(is_incremental()) %}
 
 with
 
@@ -60,6 +54,10 @@ key_features_fingerprint as (
 
 current_inputs as (
     {{ current_inputs_sql }}
+    {#- an incremental run writes the days from reprocess_from on: only theirs are needed #}
+    {%- if is_incremental() %}
+    where accounts_daily.date_day >= {{ reprocess_from_bound(reprocess_from, true) }}
+    {%- endif %}
 ),
 
 reprocess_window as (

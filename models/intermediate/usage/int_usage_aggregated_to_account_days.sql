@@ -109,21 +109,13 @@ from last_build
 cross join changed_days
 {%- endset %}
 {%- set reprocess_from = incremental_start_date(reprocess_window_sql) if is_incremental() else '1900-01-01' %}
-{%- set reprocess_from_date = modules.datetime.date.fromisoformat(reprocess_from | string) %}
-{#- the stretch's rolling windows read 30 warm-up days before it; its sessions one day before it #}
-{%- if is_incremental() %}
-    {%- set warm_up_from = "cast('" ~ (reprocess_from_date - modules.datetime.timedelta(days=30)) ~ "' as date)" %}
-    {%- set events_from = "cast('" ~ (reprocess_from_date - modules.datetime.timedelta(days=1)) ~ "' as date)" %}
-    {%- set reprocessed_from = "cast('" ~ reprocess_from_date ~ "' as date)" %}
-{%- else %}
-    {#- A full build reads every day. Its filters stay joined from the reprocess_window CTE: with
-        literal filters DuckDB planned the full build at 48M events differently and ran out of its
-        2.5 GB (session 7), where this form spills and passes. #}
-    {%- set warm_up_from = dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') %}
-    {%- set events_from = dbt.dateadd('day', -1, 'reprocess_window.reprocess_from_date') %}
-    {%- set reprocessed_from = 'reprocess_window.reprocess_from_date' %}
-{%- endif %}
-{%- set window_join = '' if is_incremental() else 'cross join reprocess_window' %}
+{#- the stretch's rolling windows read 30 warm-up days before it; its sessions one day before it.
+    Literal dates on an incremental run, joined from reprocess_window in a full build
+    (reprocess_from_bound in macros/incremental/incremental_start_date.sql). #}
+{%- set warm_up_from = reprocess_from_bound(reprocess_from, is_incremental(), days_before=30) %}
+{%- set events_from = reprocess_from_bound(reprocess_from, is_incremental(), days_before=1) %}
+{%- set reprocessed_from = reprocess_from_bound(reprocess_from, is_incremental()) %}
+{%- set window_join = reprocess_window_join(is_incremental()) %}
 
 with
 
