@@ -147,6 +147,28 @@ def _files_with_rows(pipeline: dlt.Pipeline, landing: set[str]) -> set[str]:
     return found & landing
 
 
+def _remove_stale_rows(pipeline: dlt.Pipeline, relative_paths: list[str], loaded_at: datetime) -> None:
+    """Delete the rows of the event files just landed again that this load did not write.
+
+    dlt's merge on `_source_file` replaces a file's rows only in a table where the new load has rows
+    of that file: a file landed again empty, or whose messages are now all stored from other files,
+    would keep its old rows. Runs after the data load and before the bookkeeping, so a crash in
+    between lands the file again on the next run."""
+    if not relative_paths:
+        return
+    marks = ", ".join(["%s"] * len(relative_paths))
+    with pipeline.sql_client() as client:
+        for table in ("events", "event_deliveries"):
+            if not _has_column(pipeline, table, "_source_file"):
+                continue
+            qualified = client.make_qualified_table_name(table)
+            client.execute_sql(
+                f"delete from {qualified} where _loaded_at < %s and _source_file in ({marks})",
+                loaded_at,
+                *relative_paths,
+            )
+
+
 def _has_column(pipeline: dlt.Pipeline, table: str, column: str) -> bool:
     try:
         with pipeline.sql_client() as client:
@@ -288,12 +310,15 @@ def load_drop(
             log.log(level, "skip %s (already landed, unchanged)", file.relative_path)
         return to_land
 
-    def run(pipeline: dlt.Pipeline, source: Any, files: list[DropFile]) -> None:
+    def run(
+        pipeline: dlt.Pipeline, source: Any, files: list[DropFile], relanded: list[str] | None = None
+    ) -> None:
         if not files:
             log.log(level, "%s: nothing new to land", pipeline.dataset_name)
             return
         log.log(level, "%s: landing %d file(s)", pipeline.dataset_name, len(files))
         pipeline.run(source)
+        _remove_stale_rows(pipeline, relanded or [], loaded_at)
         counts = _row_counts(pipeline)
         for table, count in counts.items():
             log.log(level, "%s: %d rows", table, count)
@@ -321,6 +346,7 @@ def load_drop(
                     pipeline,
                     product_source(parse if event_files else None, membership_files, loaded_at, replace),
                     event_files + membership_files,
+                    relanded=[f.relative_path for f in event_files] if replace else None,
                 )
         finally:
             if saved is None:

@@ -6,7 +6,8 @@
     sits on the raw column and DuckDB skips the other row groups before parsing any timestamp or JSON.
 
     A changed file that is landed again replaces its rows (the loader merges on `_source_file`): its
-    rows get the new `_loaded_at`, and those of its messages that it no longer holds are gone. A run
+    rows get the new `_loaded_at`, and those of its messages that it no longer holds are gone (all of
+    them, for a file landed again empty; the loader's `_landed_files` row still names it). A run
     that finds such a file rebuilds the model from every staged event (its planned pre-hook,
     macros/incremental/planned_pre_hook.sql, empties the table first), so the result always equals
     a full refresh. -#}
@@ -23,16 +24,27 @@
 {% endmacro %}
 
 {#- Whether some raw event file landed after `mark` had rows in the built stitched table before
-    (a re-landed, changed file). Reads the raw `_source_file` of the rows after the mark only. -#}
+    (a re-landed, changed file). Reads the raw `_source_file` of the rows after the mark only, and
+    the loader's bookkeeping (`_landed_files`, beside the raw events, when it is there): a file
+    landed again empty leaves no raw row to name it, only its bookkeeping row. -#}
 {% macro identity_files_relanded(relation, mark) %}
     {%- if not execute %}{{ return(false) }}{% endif %}
+    {%- set events = source('product', 'events') %}
+    {%- set bookkeeping = adapter.get_relation(
+        database=events.database, schema=events.schema, identifier='_landed_files') %}
     {%- set query %}
         select count(*)
         from {{ relation }}
         where source_file in (
             select raw_events._source_file
-            from {{ source('product', 'events') }} as raw_events
+            from {{ events }} as raw_events
             where raw_events._loaded_at > '{{ mark }}'
+            {%- if bookkeeping is not none %}
+            union all
+            select landed_files.source_file
+            from {{ bookkeeping }} as landed_files
+            where landed_files._loaded_at > '{{ mark }}'
+            {%- endif %}
         )
     {%- endset %}
     {%- set result = run_query(query) %}

@@ -1,4 +1,5 @@
-"""The incremental identity models equal a full refresh after a changed event file is landed again.
+"""The incremental identity models equal a full refresh after an event file is landed again, changed
+or empty.
 
 The loader replaces a re-landed file's rows (it merges on `_source_file`): the rows it still holds get
 the new `_loaded_at`, and the messages it no longer holds leave the raw table. An incremental run of
@@ -95,17 +96,24 @@ def _land_last_day(tmp: Path, db: Path, held: Path) -> None:
     load_drop(tmp / "drop", db, progress=False, pipelines_dir=str(tmp / "dlt"))
 
 
-def test_incremental_run_after_a_relanded_file_equals_full_refresh(tmp_path: Path) -> None:
+@pytest.mark.parametrize("change", ["changed", "emptied"])
+def test_incremental_run_after_a_relanded_file_equals_full_refresh(tmp_path: Path, change: str) -> None:
+    """A file landed again changed, or landed again empty: an emptied file leaves no raw row to
+    name it, only the loader's bookkeeping row, and its events must still leave the built tables."""
     drop, db, pipelines = tmp_path / "drop", tmp_path / "wh.duckdb", str(tmp_path / "dlt")
     generate(drop, accounts=6, days=14, end_date=END_DATE, progress=False)
     load_drop(drop, db, progress=False, pipelines_dir=pipelines)
     _dbt(tmp_path, db, "--full-refresh")
     before = _identity(db)
 
-    changed = sorted((drop / "product" / "events").glob("*.jsonl*"))[5]
-    dropped_id, moved_id = _change_file(changed)
+    relanded = sorted((drop / "product" / "events").glob("*.jsonl*"))[5]
+    source_file = str(relanded.relative_to(drop))
+    if change == "changed":
+        dropped_id, moved_id = _change_file(relanded)
+    else:
+        relanded.write_bytes(gzip.compress(b""))
     landed = load_drop(drop, db, progress=False, pipelines_dir=pipelines)
-    assert landed["files_loaded"] == [str(changed.relative_to(drop))]
+    assert landed["files_loaded"] == [source_file]
     _dbt(tmp_path, db)  # incremental
     incremental = _identity(db)
     _dbt(tmp_path, db, "--full-refresh")
@@ -113,10 +121,15 @@ def test_incremental_run_after_a_relanded_file_equals_full_refresh(tmp_path: Pat
 
     stitched_before = before[MODELS[0]].set_index("event_id")
     stitched_after = incremental[MODELS[0]].set_index("event_id")
-    # not vacuous: the dropped event was built, and the moved one was built at its old time
-    assert dropped_id in stitched_before.index and dropped_id not in stitched_after.index
-    shift = stitched_after.loc[moved_id, "event_at"] - stitched_before.loc[moved_id, "event_at"]
-    assert shift == pd.Timedelta(hours=1)
+    if change == "changed":
+        # not vacuous: the dropped event was built, and the moved one was built at its old time
+        assert dropped_id in stitched_before.index and dropped_id not in stitched_after.index
+        shift = stitched_after.loc[moved_id, "event_at"] - stitched_before.loc[moved_id, "event_at"]
+        assert shift == pd.Timedelta(hours=1)
+    else:
+        # not vacuous: the file's events were built, and none is left
+        assert (stitched_before["source_file"] == source_file).sum() > 0
+        assert (stitched_after["source_file"] == source_file).sum() == 0
     for model in MODELS:
         pd.testing.assert_frame_equal(incremental[model], full_refresh[model], check_exact=True)
 

@@ -245,6 +245,29 @@ def test_changed_file_is_reloaded_and_replaces_its_rows(landed, tmp_path):
     assert lines == [(1,), (2,)]  # merge_key on the file: no stale deliveries of removed lines
 
 
+def test_a_file_landed_again_empty_or_without_events_leaves_no_stale_rows(landed, tmp_path):
+    """dlt's merge on the file replaces a file's rows only in a table the new load has rows of that
+    file for: an emptied file must still lose its events and deliveries, and a file now holding
+    only a malformed line must lose its events and keep just that delivery."""
+    drop, warehouse, _ = landed
+    emptied, malformed = "product/events/part-0002.jsonl.gz", "product/events/part-0001.jsonl"
+    counts = (
+        "select _source_file, count(*) from raw_product.{table} "
+        f"where _source_file in ('{emptied}', '{malformed}') group by 1 order by 1"
+    )
+    # not vacuous: both files have events and deliveries before
+    assert [row[0] for row in _query(warehouse, counts.format(table="events"))] == [malformed, emptied]
+    (drop / emptied).write_bytes(gzip.compress(b""))
+    (drop / malformed).write_text("{not json\n")
+    result = load_drop(drop, warehouse, pipelines_dir=str(tmp_path / "dlt"), progress=False)
+    assert sorted(result["files_loaded"]) == [malformed, emptied]
+    assert _query(warehouse, counts.format(table="events")) == []
+    assert _query(warehouse, counts.format(table="event_deliveries")) == [(malformed, 1)]
+    assert _query(
+        warehouse, f"select raw_line from raw_product.event_deliveries where _source_file = '{malformed}'"
+    ) == [("{not json",)]
+
+
 def test_files_loaded_by_a_run_that_failed_before_its_bookkeeping_are_replaced(landed, tmp_path):
     """Event tables append when every file is new; a file with rows but no bookkeeping (the run
     died between the data load and `_landed_files`) must be merged over, not appended twice."""
