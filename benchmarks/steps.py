@@ -177,11 +177,18 @@ def step_dbt(args: dict) -> dict:
 
 
 def step_floor(args: dict) -> dict:
+    """The floor script on `db` (a copy: it writes schema bench_floor). The ladder runs it without a
+    cap; `memory_limit` (e.g. "640MB") runs it under the build's kind of cap instead, by hand:
+    `python -m benchmarks.steps floor '{"db": "copy.duckdb", "memory_limit": "640MB"}' out.json`
+    from the repo root (benchmarks/results/NOTES.md, session 8)."""
     import duckdb
 
     sql = FLOOR_SQL.read_text(encoding="utf-8")
+    config = {}
+    if args.get("memory_limit"):
+        config = {"memory_limit": args["memory_limit"], "preserve_insertion_order": "false"}
     started = time.perf_counter()
-    con = duckdb.connect(args["db"])
+    con = duckdb.connect(args["db"], config=config)
     con.execute(sql)
     rows = {
         table: con.execute(f"select count(*) from bench_floor.{table}").fetchone()[0]
