@@ -34,7 +34,9 @@ checked as (
             when typed.override_id is null or typed.account_id is null then 'invalid_value'
             when typed.created_at is null then 'unparseable_timestamp'
             when typed.has_expires_at_text and typed.expires_at is null then 'unparseable_timestamp'
-            when typed.override_quadrant is null or typed.override_quadrant not in (
+            -- a CSM may give a quadrant, a score, or both; one that gives neither says nothing
+            when typed.override_quadrant is null and not typed.has_score_text then 'override_without_reading'
+            when typed.override_quadrant not in (
                 'Champions', 'Frustrated Power Users', 'Relationship-Dependent', 'Churn Risk'
             ) then 'invalid_value'
             when typed.has_score_text and typed.override_score is null then 'invalid_value'
