@@ -27,7 +27,7 @@ from pipelines.config import disable_telemetry
 disable_telemetry()
 
 from pipelines import publish as wap  # noqa: E402
-from pipelines.config import Settings, load_settings  # noqa: E402
+from pipelines.config import DEFAULT_SOURCE_DIR, Settings, load_settings  # noqa: E402
 from pipelines.runlog import RunRecord, append_sidecar, new_run_id, read_sidecar  # noqa: E402
 
 logger = logging.getLogger("account_health")
@@ -108,9 +108,32 @@ def _flatten(counts, prefix: str = "") -> dict[str, int]:
     return out
 
 
+def demo_allowed(settings: Settings) -> bool:
+    """Whether `run` may generate the demo company: only into the default source folder, only when
+    it holds no data and nothing is published yet (a first `make run`). A typo in a path, an
+    unmounted volume or an emptied drop of a real company fails instead, touching nothing."""
+    default = Path(DEFAULT_SOURCE_DIR).expanduser().resolve()
+    return (
+        settings.source_dir == default
+        and not has_data(settings.source_dir)
+        and not settings.warehouse.exists()
+    )
+
+
+def step_inputs(settings: Settings, record: RunRecord) -> None:
+    """Check the drop before anything is written: required inputs present, the rest inventoried."""
+    from pipelines.inputs import MissingInputs, check
+
+    try:
+        record.inputs = check(settings.source_dir)
+    except MissingInputs as exc:
+        hint = ""
+        if not has_data(settings.source_dir):
+            hint = " (`account-health demo --source-dir DIR` writes the demo company's drop)"
+        raise wap.PublishError("inputs", f"{exc}{hint}") from exc
+
+
 def step_load(settings: Settings, record: RunRecord, run_dir: Path) -> None:
-    if not has_data(settings.source_dir):
-        raise wap.PublishError("load", f"no data files in {settings.source_dir}")
     try:
         from pipelines.load import load_drop
     except ImportError as exc:
@@ -136,7 +159,11 @@ def step_load(settings: Settings, record: RunRecord, run_dir: Path) -> None:
 
 
 def step_build(settings: Settings, record: RunRecord, run_dir: Path) -> None:
-    """`dbt build` (seeds, models, snapshots, data tests), dbt unit tests, `dbt source freshness`."""
+    """`dbt build` (seeds, models, snapshots, data tests) and `dbt source freshness`.
+
+    dbt unit tests are not run here: they test the project's logic on its fixtures, belong to
+    development and CI (`make test`), and read the raw schema of the warehouse they run on, so a
+    customer's data could fail them without anything being wrong with it."""
     from pipelines import dbt_runner
 
     dbt_vars = {"as_of_date": settings.as_of} if settings.as_of else None
@@ -149,35 +176,67 @@ def step_build(settings: Settings, record: RunRecord, run_dir: Path) -> None:
         "artifacts_dir": run_dir,
     }
     with record.step("build"):
-        # One parse for the three commands (dbt_runner.parse): each reuses the manifest.
+        # One parse for both commands (dbt_runner.parse): each reuses the manifest.
         common["manifest"] = dbt_runner.parse(**{k: v for k, v in common.items() if k != "artifacts_dir"})
-        # Unit tests run after the build, not before each model: a unit test of an incremental
-        # model reads the column types of the model's own relation, which a fresh candidate does
-        # not have yet. Nothing is published unless both commands pass, so the gate is the same.
         build_args = ["build", "--exclude-resource-type", "unit_test"]
         if settings.full_refresh:
             build_args.append("--full-refresh")
         outcome = dbt_runner.invoke(build_args, **common)
         if not outcome.success:
             raise wap.PublishError("build", outcome.describe())
-    with record.step("unit_tests"):
-        outcome = dbt_runner.invoke(["test", "--select", "test_type:unit"], **common)
-        if not outcome.success:
-            raise wap.PublishError("unit_tests", outcome.describe())
     with record.step("freshness"):
-        outcome = dbt_runner.invoke(["source", "freshness"], **common)
-        if not outcome.success:
-            raise wap.PublishError("freshness", outcome.describe())
+        step_freshness(settings, record, run_dir, common)
     wap.mark_step(settings, "build", as_of=settings.as_of)
 
 
+def step_freshness(settings: Settings, record: RunRecord, run_dir: Path, common: dict) -> None:
+    """`dbt source freshness`, measured on the data's own time (each source table's config says
+    which column and how old is too old). A run with an explicit `--as-of` replays a past date, so
+    age against today's clock means nothing for it: its freshness is reported, never blocking."""
+    from pipelines import dbt_runner
+
+    outcome = dbt_runner.invoke(["source", "freshness"], **common)
+    record.freshness = read_freshness(run_dir / "freshness_sources.json")
+    stale = [row for row in record.freshness if row["status"] == "error"]
+    # a query that could not run is a broken check, not old data: it blocks even a replay
+    if outcome.exception or any(f["status"] != "error" for f in outcome.failures):
+        raise wap.PublishError("freshness", outcome.describe())
+    if stale and settings.as_of:
+        logger.warning(
+            "freshness: %s older than allowed against today; not blocking, the run is as of %s",
+            ", ".join(row["source"] for row in stale),
+            settings.as_of,
+        )
+    elif stale or not outcome.success:
+        raise wap.PublishError("freshness", outcome.describe())
+
+
+def read_freshness(path: Path) -> list[dict]:
+    """[{source, max_loaded_at, age_hours, status}] from dbt's sources.json; [] when absent."""
+    if not path.exists():
+        return []
+    rows = []
+    for result in json.loads(path.read_text(encoding="utf-8")).get("results", []):
+        age = result.get("max_loaded_at_time_ago_in_s")
+        rows.append(
+            {
+                "source": ".".join(result.get("unique_id", "?").split(".")[-2:]),
+                "max_loaded_at": result.get("max_loaded_at"),
+                "age_hours": None if age is None else round(age / 3600, 1),
+                "status": str(result.get("status", "")).lower(),
+            }
+        )
+    return sorted(rows, key=lambda row: row["source"])
+
+
 def step_quality(settings: Settings, record: RunRecord) -> None:
-    """Rejected share against the limit; reconciliation and unresolved events for the summary."""
+    """Rejected share against the limit; reconciliation, unresolved events and data findings for the summary."""
     report = wap.collect_quality(settings.candidate)
     record.rejected_by_reason = report["rejected_by_reason"]
     record.rows_rejected = report["rows_rejected"]
     record.unresolved_events = report["unresolved_events"]
     record.reconciliation = report["reconciliation"]
+    record.findings_by_type = wap.collect_findings(settings.candidate)
     share = wap.rejected_share(report)
     record.rejected_share = None if share is None else round(share, 6)
     for row in report["reconciliation"]:
@@ -281,10 +340,13 @@ def _guarded(command: str, settings: Settings, body) -> int:
 
 def cmd_run(settings: Settings) -> int:
     def body(record: RunRecord, run_dir: Path) -> str:
+        if demo_allowed(settings):
+            with record.step("demo"):
+                step_demo(settings)
+        with record.step("inputs"):
+            step_inputs(settings, record)
         with record.step("prepare"):
             wap.prepare_candidate(settings)
-        with record.step("demo"):
-            step_demo(settings)
         with record.step("load"):
             step_load(settings, record, run_dir)
         step_build(settings, record, run_dir)
@@ -301,6 +363,8 @@ def cmd_run(settings: Settings) -> int:
 
 def cmd_load(settings: Settings) -> int:
     def body(record: RunRecord, run_dir: Path) -> str:
+        with record.step("inputs"):
+            step_inputs(settings, record)
         with record.step("prepare"):
             wap.prepare_candidate(settings)
         with record.step("load"):
@@ -437,6 +501,13 @@ def _print_summary(settings: Settings, record: RunRecord) -> None:
     out(f"{record.command} {record.run_id}: {record.outcome}")
     if record.outcome == "failed":
         out(f"  failed step: {record.failed_step}: {record.message}")
+    if record.inputs:
+        from pipelines.inputs import describe_gaps
+
+        gaps = describe_gaps(record.inputs)
+        out("inputs missing or empty:" if gaps else "inputs: every contract input present")
+        for line in gaps:
+            out(f"  {line}")
     if record.landed:
         out("rows landed:")
         for table, rows in sorted(record.landed.items()):
@@ -449,6 +520,10 @@ def _print_summary(settings: Settings, record: RunRecord) -> None:
         )
         for reason, rows in record.rejected_by_reason.items():
             out(f"  {reason:44} {rows:>10,}")
+    if record.findings_by_type is not None:
+        out(f"data findings: {sum(record.findings_by_type.values()):,} (not rejections; quality.data_findings)")
+        for finding_type, rows in record.findings_by_type.items():
+            out(f"  {finding_type:44} {rows:>10,}")
     if record.unresolved_events is not None:
         out(f"unresolved events: {record.unresolved_events:,}")
     if record.reconciliation:
@@ -458,6 +533,11 @@ def _print_summary(settings: Settings, record: RunRecord) -> None:
             verdict = {True: "ok", False: "MISMATCH", None: "not staged"}[row["balanced"]]
             rejected = f"{row['rejected_rows']:,}"
             out(f"  {row['raw_table']:44} {row['raw_rows']:>10,} = {staged} + {rejected}  {verdict}")
+    if record.freshness:
+        out("freshness (latest record of each checked table, on the data's own time):")
+        for row in record.freshness:
+            age = "n/a" if row["age_hours"] is None else f"{row['age_hours'] / 24:,.1f} days old"
+            out(f"  {row['source']:44} {age:>16}  {row['status']}")
     if record.steps:
         steps = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in record.steps.items())
         out(f"elapsed: {steps}; total {record.elapsed_seconds or 0:.1f}s")

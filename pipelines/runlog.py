@@ -68,11 +68,16 @@ class RunRecord:
     rows_rejected: int | None = None
     rejected_share: float | None = None
     unresolved_events: int | None = None
+    # quality.data_findings rows by finding_type; None when the model was not built (not zero)
+    findings_by_type: dict[str, int] | None = None
     elapsed_seconds: float | None = None
     steps: dict[str, float] = field(default_factory=dict)
     landed: dict[str, int] = field(default_factory=dict)
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     reconciliation: list[dict] = field(default_factory=list)
+    # {contract input: present | empty | missing}, and the freshness of each checked source table
+    inputs: dict[str, str] = field(default_factory=dict)
+    freshness: list[dict] = field(default_factory=list)
     published_path: str | None = None
     _t0: float = field(default_factory=time.monotonic, repr=False)
 

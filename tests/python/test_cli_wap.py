@@ -261,8 +261,10 @@ def test_summary_reports_landed_rejected_reconciliation_and_steps(template):
     assert "unknown_segment" in out
     assert "21 = 20 + 1  ok" in out  # reconciliation of raw_crm.accounts
     steps = out.split("elapsed:")[1]
-    for step in ("prepare", "load", "build", "unit_tests", "freshness", "quality", "audit", "publish"):
+    for step in ("inputs", "prepare", "load", "build", "freshness", "quality", "audit", "publish"):
         assert f"{step} " in steps
+    # dbt unit tests belong to development and CI (tests/python/test_dbt_unit_tests.py), not a run
+    assert "unit_tests" not in steps
     assert "total" in steps
     assert f"published: {template['root'] / 'wh' / 'health.duckdb'}" in out
 
