@@ -63,8 +63,9 @@ def write_company(drop: Path, last_day: datetime, accounts: int = 6, days: int =
     segments = ["smb", "mid_market", "enterprise"]
     rows = [ACCOUNTS_HEADER]
     for a in range(1, accounts + 1):
+        segment = segments[a % 3]
         rows.append(
-            f"acc_{a:03d},Company {a},c{a}.example,{segments[a % 3]},software,csm_{a % 2},,2024-01-01T00:00:00Z"
+            f"acc_{a:03d},Company {a},c{a}.example,{segment},software,csm_{a % 2},,2024-01-01T00:00:00Z"
         )
     (drop / "crm" / "accounts.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     lines = []

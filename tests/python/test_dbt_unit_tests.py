@@ -3,8 +3,8 @@
 Unit tests are development and CI checks of the models' logic: `account-health run` never runs them
 on a customer's warehouse (they read the raw schema of the warehouse they run on, so a company's
 data could fail them without anything being wrong). Here they run on the test drop's landed raw
-tables, with the seeds loaded and every model built empty first: a unit test of an incremental model reads the column
-types of the model's own relation.
+tables, with the seeds loaded and every model built empty first: a unit test of an incremental
+model reads the column types of the model's own relation.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from dbt_support import dbt_command
+
 from pipelines.load import load_drop
 
 pytestmark = pytest.mark.slow
