@@ -17,6 +17,14 @@ accounts as (
 
 ),
 
+-- Stripe customers landed: an account whose customer is among them has known billing (0 ARR when
+-- nothing is active); one with no customer in the billing data has unknown ARR, never 0.
+billed_customers as (
+
+    select stripe_customer_id from {{ ref('stg_stripe__customers') }}
+
+),
+
 accounts_daily as (
 
     select
@@ -102,9 +110,12 @@ final as (
         accounts.created_at,
         as_of.as_of_date,
         usage_today.subscription_status,
-        coalesce(usage_today.arr, 0) as arr,
-        coalesce(usage_today.mrr, 0) as mrr,
-        coalesce(usage_today.licensed_seats, 0) as licensed_seats,
+        billed_customers.stripe_customer_id is not null as has_billing,
+        case when billed_customers.stripe_customer_id is not null then coalesce(usage_today.arr, 0) end as arr,
+        case when billed_customers.stripe_customer_id is not null then coalesce(usage_today.mrr, 0) end as mrr,
+        case
+            when billed_customers.stripe_customer_id is not null then coalesce(usage_today.licensed_seats, 0)
+        end as licensed_seats,
         usage_today.renewal_date,
         {{ dbt.datediff('as_of.as_of_date', 'usage_today.renewal_date', 'day') }}
             as days_to_renewal,
@@ -148,6 +159,8 @@ final as (
         on accounts.account_id = health_today.account_id
     left join previous_quadrants
         on accounts.account_id = previous_quadrants.account_id
+    left join billed_customers
+        on accounts.stripe_customer_id = billed_customers.stripe_customer_id
 
 )
 
