@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP) ## Create the virtual environment (.venv) from the pinned set
 
-run: $(STAMP) ## Generate the demo company (if no data), load, build, audit, publish, print a summary
+run: $(STAMP) ## Load, build, audit, publish, print a summary (the demo company first when data/landing is empty and nothing is published)
 	$(BIN)/account-health run --source-dir "$(SOURCE_DIR)" --warehouse "$(WAREHOUSE)"
 
 demo: $(STAMP) ## Only generate the demo company's file drop into SOURCE_DIR

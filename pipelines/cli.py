@@ -3,10 +3,12 @@
     account-health run [--source-dir DIR] [--warehouse FILE] [--as-of YYYY-MM-DD]
     account-health demo | load | build | publish | app | rollback | status
 
-`run` is write-audit-publish: it copies the published warehouse to a candidate file, lands the
-drop into the candidate (dlt), runs one `dbt build` and `dbt source freshness` on it, checks the
-share of rejected records, validates the marts with great-expectations, and only then replaces
-the published file atomically. It exits 0 only when it published. See docs/OPERATIONS.md.
+`run` is write-audit-publish: it checks the drop's inputs (events and accounts are required), copies
+the published warehouse to a candidate file, lands the drop into the candidate (dlt), runs one
+`dbt build` and `dbt source freshness` on it, checks the share of rejected records, validates the
+marts with great-expectations, and only then replaces the published file atomically. It exits 0 only
+when it published. The demo company is generated only by `demo`, or by a `run` over the default
+source folder when it is empty and nothing is published yet. See docs/OPERATIONS.md.
 """
 
 from __future__ import annotations
@@ -230,7 +232,7 @@ def read_freshness(path: Path) -> list[dict]:
 
 
 def step_quality(settings: Settings, record: RunRecord) -> None:
-    """Rejected share against the limit; reconciliation, unresolved events and data findings for the summary."""
+    """Rejected share against the limit; reconciliation, unresolved events, data findings for the summary."""
     report = wap.collect_quality(settings.candidate)
     record.rejected_by_reason = report["rejected_by_reason"]
     record.rows_rejected = report["rows_rejected"]
@@ -521,7 +523,8 @@ def _print_summary(settings: Settings, record: RunRecord) -> None:
         for reason, rows in record.rejected_by_reason.items():
             out(f"  {reason:44} {rows:>10,}")
     if record.findings_by_type is not None:
-        out(f"data findings: {sum(record.findings_by_type.values()):,} (not rejections; quality.data_findings)")
+        total = sum(record.findings_by_type.values())
+        out(f"data findings: {total:,} (not rejections, nothing blocked; quality.data_findings)")
         for finding_type, rows in record.findings_by_type.items():
             out(f"  {finding_type:44} {rows:>10,}")
     if record.unresolved_events is not None:
