@@ -269,6 +269,29 @@ def collect_quality(path: Path) -> dict:
     return report
 
 
+def collect_findings(path: Path) -> dict[str, int] | None:
+    """Data findings by finding_type in quality.data_findings of a built warehouse, most first.
+
+    Findings are not rejections: they block nothing, the summary only makes them visible. Opens
+    the file read-only; None when the file or the table is not there (not built is not zero).
+    """
+    import duckdb
+
+    if not path.exists():
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        if ("quality", "data_findings") not in _tables(con):
+            return None
+        rows = con.execute(
+            "select finding_type, count(*) from quality.data_findings "
+            "group by finding_type order by 2 desc, 1"
+        ).fetchall()
+    finally:
+        con.close()
+    return {str(finding_type): int(count) for finding_type, count in rows}
+
+
 def rejected_share(report: dict) -> float | None:
     if report.get("rows_rejected") is None or not report.get("raw_rows"):
         return None
