@@ -598,6 +598,7 @@ CS_TOUCHES = "marts.fct_cs_touches"
 NPS_RESPONSES = "marts.fct_nps_responses"
 REJECTED_RECORDS = "quality.rejected_records"
 RUN_LOG = "quality.run_log"
+DATA_FINDINGS = "quality.data_findings"
 
 ALL_MARTS = (
     DIM_ACCOUNTS,
@@ -1293,19 +1294,56 @@ def rejected_records_by_reason() -> pd.DataFrame:
     )
 
 
-def rejected_records_sample(reason: str, limit: int = 20) -> pd.DataFrame:
-    """A few rejected records of one reason, with their raw payload."""
+# No function here reads quality.rejected_records.raw_payload: raw records carry personal data
+# (e-mails in identify traits, NPS respondents, billing contacts). Payloads stay queryable in SQL.
+
+
+def data_findings_by_type() -> pd.DataFrame:
+    """Data findings per kind: how many, how many accounts, and the ARR no account receives."""
     return _frame(
         Query(
             f"""
-            select source_system, source_table, record_key, reason, raw_payload
-            from {REJECTED_RECORDS}
-            where reason = ?
-            order by source_system, source_table, record_key
+            select
+                finding_type,
+                count(*) as findings,
+                count(distinct account_id) as accounts,
+                sum(arr) as arr
+            from {DATA_FINDINGS}
+            group by finding_type
+            order by findings desc, finding_type
+            """,
+            tables=(DATA_FINDINGS,),
+        )
+    )
+
+
+def data_findings(finding_type: str | None = None, limit: int = 500) -> pd.DataFrame:
+    """The findings, of one kind or all, as dbt wrote them (ids and numbers, no personal data)."""
+    return _frame(
+        Query(
+            f"""
+            select
+                finding_type,
+                account_id,
+                subject,
+                detail,
+                period_start_date,
+                period_end_date,
+                affected_days,
+                arr,
+                invoiced_amount,
+                observed_on
+            from {DATA_FINDINGS}
+            where cast(? as varchar) is null or finding_type = ?
+            order by finding_type, account_id nulls last, subject
             limit ?
             """,
-            (str(reason), max(0, min(int(limit), 1000))),
-            tables=(REJECTED_RECORDS,),
+            (
+                None if finding_type is None else str(finding_type),
+                None if finding_type is None else str(finding_type),
+                max(0, min(int(limit), 5000)),
+            ),
+            tables=(DATA_FINDINGS,),
         )
     )
 

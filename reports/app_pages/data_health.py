@@ -1,4 +1,5 @@
-"""Data health: is the published data fresh and complete, and what was rejected on the way in?"""
+"""Data health: is the published data fresh and complete, what was rejected on the way in, and what
+looks wrong in what was not (data findings)? Reasons, counts and ids only: never a raw payload."""
 
 import streamlit as st
 
@@ -7,8 +8,8 @@ from reports import data
 
 ui.page_header(
     "Data health",
-    "When the warehouse was last published, how fresh each mart is, the latest runs, and the raw records "
-    "that were rejected, by reason.",
+    "When the warehouse was last published, how fresh each mart is, the latest runs, the raw records "
+    "that were rejected, by reason, and the data findings that are not rejections.",
 )
 
 status = ui.load(data.warehouse_status, what="Warehouse")
@@ -37,8 +38,26 @@ st.subheader("Rejected records by reason")
 rejected = ui.load(data.rejected_records_by_reason, what="Rejected records")
 if not ui.empty_note(rejected, "No record was rejected."):
     ui.table(rejected)
-    reasons = sorted(rejected["reason"].unique().tolist())
-    reason = st.selectbox("Show examples of", reasons)
-    sample = ui.load(data.rejected_records_sample, reason, what="Examples")
-    if sample is not None:
-        ui.table(sample)
+    # Raw payloads can carry personal data (e-mails), so the app shows reasons and counts only.
+    st.caption(
+        "Raw payloads are not shown here (they can carry e-mail addresses); they stay queryable in SQL "
+        "in `quality.rejected_records` (`raw_payload`)."
+    )
+
+st.subheader("Data findings")
+st.caption(
+    "Records that were not rejected but change what the marts say: subscriptions of one account that "
+    "overlap, product use with no subscription running, Stripe customers no account names (their ARR is "
+    "in no mart), key features and milestones that never occur."
+)
+by_type = ui.load(data.data_findings_by_type, what="Data findings")
+if not ui.empty_note(by_type, "No data finding."):
+    columns = st.columns(min(len(by_type), 5))
+    for column, row in zip(columns, by_type.itertuples(index=False), strict=False):
+        column.metric(row.finding_type.replace("_", " ").capitalize(), ui.number(row.findings))
+    ui.table(by_type, money_columns=("arr",))
+    kinds = ["All kinds", *by_type["finding_type"].tolist()]
+    kind = st.selectbox("Show findings of", kinds)
+    findings = ui.load(data.data_findings, None if kind == "All kinds" else kind, what="Data findings")
+    if findings is not None:
+        ui.table(findings, money_columns=("arr", "invoiced_amount"))

@@ -394,6 +394,51 @@ def test_data_health_reads_quality(warehouse):
     assert "published" in set(runs["outcome"])
 
 
+def test_data_health_functions_never_return_a_raw_payload(warehouse):
+    require("quality.rejected_records", "quality.data_findings")
+    email = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+")
+    frames = [data.rejected_records_by_reason(), data.data_findings_by_type(), data.data_findings()]
+    for frame in frames:
+        assert "raw_payload" not in frame.columns
+        assert not email.search(frame.astype(str).to_string())
+    assert not hasattr(data, "rejected_records_sample")
+    # the only mention of the column in the app is the comment saying why it is never read
+    for path in (REPO_ROOT / "reports").rglob("*.py"):
+        code = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
+        assert not [
+            line for line in code if "raw_payload" in line and "quality.rejected_records" not in line
+        ], path
+
+
+def test_data_findings_are_the_model_by_kind_and_filtered(private_warehouse):
+    require("quality.data_findings")
+    connection = duckdb.connect(str(private_warehouse))
+    connection.execute(
+        "insert into quality.data_findings "
+        "(finding_id, finding_type, account_id, subject, detail, observed_on, arr) values "
+        "('f1', 'stripe_customer_without_account', null, 'cus_Z9', 'ARR 2400.00', date '2026-11-20', 2400), "
+        "('f2', 'stripe_customer_without_account', null, 'cus_Z8', 'ARR 0.00', date '2026-11-20', 0), "
+        "('f3', 'usage_outside_subscription', 'acc_00002', 'acc_00002', '4 day(s)', date '2026-11-20', null)"
+    )
+    connection.close()
+    data.clear_cache()
+    expected = query(
+        "select finding_type, count(*) as n, count(distinct account_id) as a, sum(arr) as arr "
+        "from quality.data_findings group by 1",
+        warehouse=private_warehouse,
+    ).set_index("finding_type")
+    by_type = data.data_findings_by_type().set_index("finding_type")
+    assert by_type["findings"].to_dict() == expected["n"].to_dict()
+    assert by_type["accounts"].to_dict() == expected["a"].to_dict()
+    assert float(by_type.loc["stripe_customer_without_account", "arr"]) == 2400
+    everything = data.data_findings()
+    assert len(everything) == int(expected["n"].sum())
+    unlinked = data.data_findings("stripe_customer_without_account")
+    assert list(unlinked["subject"]) == ["cus_Z8", "cus_Z9"]
+    assert list(data.data_findings("usage_outside_subscription")["account_id"]) == ["acc_00002"]
+    assert len(data.data_findings(limit=1)) == 1
+
+
 # -- caching follows the file, not a connection ----------------------------------------------------
 
 
@@ -511,8 +556,8 @@ def test_hostile_inputs_are_only_ever_values(private_warehouse, hostile):
     assert data.priority_queue(segments=[hostile]).empty
     assert data.priority_queue(quadrants=[hostile, hostile]).empty
     assert data.priority_queue(csm_owners=[hostile], segments=[hostile], quadrants=[hostile]).empty
-    if "quality.rejected_records" in tables(private_warehouse):
-        assert data.rejected_records_sample(hostile).empty
+    if "quality.data_findings" in tables(private_warehouse):
+        assert data.data_findings(hostile).empty
     for function in (
         data.health_band_trend,
         data.arr_histogram,

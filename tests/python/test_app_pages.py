@@ -6,10 +6,13 @@ that no exception was raised, and that a missing warehouse is a message, not a t
 
 from __future__ import annotations
 
+import re
+
+import duckdb
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app_support import REPO_ROOT, demo_warehouse, query, require, tables
+from test_app_support import REPO_ROOT, copy_warehouse, demo_warehouse, query, require, tables
 
 from reports import components as ui
 from reports import data
@@ -36,7 +39,7 @@ PAGE_TABLES = {
         "marts.mart_activation",
     ],
     "model_accuracy": ["marts.mart_score_backtest", "marts.mart_score_backtest_accuracy"],
-    "data_health": ["quality.rejected_records", "quality.run_log"],
+    "data_health": ["quality.rejected_records", "quality.run_log", "quality.data_findings"],
 }
 PAGES = list(PAGE_TABLES)
 
@@ -353,6 +356,141 @@ def test_data_health_shows_runs_freshness_and_rejections(warehouse):
         assert any("No record was rejected" in item.value for item in app.info)
     else:
         assert int(rejected["records"].sum()) == expected
+
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+")
+
+
+def _everything_shown(app: AppTest) -> str:
+    """Every text and every cell of every table on the page, as one string."""
+    parts = [texts(app)]
+    parts += [str(item.value) for item in (*app.info, *app.success, *app.warning, *app.error)]
+    parts += [f"{metric.label} {metric.value}" for metric in app.metric]
+    for frame in (item.value for item in app.dataframe):
+        parts.append(" ".join(map(str, frame.columns)))
+        parts.append(frame.astype(str).to_string())
+    return "\n".join(parts)
+
+
+def test_data_health_shows_no_raw_payload_and_no_email(warehouse):
+    require("quality.rejected_records")
+    # the demo's rejected records carry e-mails in their payloads (identify traits, NPS respondents)
+    with_email = query(
+        "select count(*) as n from quality.rejected_records where regexp_matches(raw_payload, '@')"
+    )["n"].iloc[0]
+    app = open_page("data_health")
+    assert not [frame for frame in app.dataframe if "raw_payload" in frame.value.columns]
+    shown = _everything_shown(app)
+    assert not EMAIL.search(shown), EMAIL.search(shown)
+    if with_email:
+        payloads = query("select raw_payload from quality.rejected_records")["raw_payload"]
+        assert not [payload for payload in payloads if payload in shown]
+    assert any("quality.rejected_records" in item.value for item in app.caption)
+
+
+# One finding of each kind, as quality.data_findings holds them (the demo company has none).
+FINDINGS = [
+    (
+        "overlapping_subscriptions",
+        "acc_00001",
+        "sub_1 + sub_2",
+        "subscriptions sub_1 and sub_2 run at the same time from 2026-11-01 to 2026-11-20 (still running): "
+        "20 day(s) on which ARR and seats count both",
+        20,
+        None,
+    ),
+    (
+        "usage_outside_subscription",
+        "acc_00002",
+        "acc_00002",
+        "4 day(s) with product use (track events) and no subscription running, from 2026-10-01 to 2026-10-04",
+        4,
+        None,
+    ),
+    (
+        "stripe_customer_without_account",
+        None,
+        "cus_Z9",
+        "Stripe customer cus_Z9 is named by no CRM account, so no mart counts it: ARR 2400.00 (MRR 200.00) "
+        "from 1 active subscription(s); 200.00 invoiced in 1 non-void invoice(s)",
+        None,
+        2400,
+    ),
+    (
+        "stripe_customer_without_account",
+        None,
+        "cus_Z8",
+        "Stripe customer cus_Z8 is named by no CRM account, so no mart counts it: ARR 0.00 (MRR 0.00) "
+        "from 0 active subscription(s); 50.00 invoiced in 1 non-void invoice(s)",
+        None,
+        0,
+    ),
+    (
+        "key_feature_not_seen",
+        None,
+        "alerts",
+        "key feature alerts (seeds/key_features.csv): no staged event is named alert.configured, "
+        "so no account is ever counted as using it",
+        None,
+        None,
+    ),
+]
+
+
+@pytest.fixture
+def warehouse_with_findings(monkeypatch, tmp_path):
+    require("quality.data_findings")
+    path = copy_warehouse(tmp_path / "published" / "health.duckdb")
+    connection = duckdb.connect(str(path))
+    try:
+        connection.execute("delete from quality.data_findings")
+        connection.executemany(
+            "insert into quality.data_findings "
+            "(finding_id, finding_type, account_id, subject, detail, observed_on, affected_days, arr) "
+            "values (?, ?, ?, ?, ?, date '2026-11-20', ?, ?)",
+            [(f"f{number}", *finding) for number, finding in enumerate(FINDINGS)],
+        )
+    finally:
+        connection.close()
+    monkeypatch.setenv(data.WAREHOUSE_ENV, str(path))
+    data.clear_cache()
+    return path
+
+
+def test_data_health_says_when_there_is_no_finding(warehouse):
+    require("quality.data_findings")
+    if query("select count(*) as n from quality.data_findings")["n"].iloc[0]:
+        pytest.skip("the demo company has data findings")
+    app = open_page("data_health")
+    assert any("No data finding" in item.value for item in app.info)
+
+
+def test_data_health_lists_the_findings_by_kind_and_filters_them(warehouse_with_findings):
+    app = open_page("data_health")
+    shown = metrics(app)
+    assert shown["Stripe customer without account"] == "2"
+    assert shown["Overlapping subscriptions"] == "1"
+    assert shown["Key feature not seen"] == "1"
+    frames = [frame.value for frame in app.dataframe]
+    by_type = next(frame for frame in frames if "findings" in frame.columns)
+    assert dict(zip(by_type["finding_type"], by_type["findings"], strict=True)) == {
+        "stripe_customer_without_account": 2,
+        "overlapping_subscriptions": 1,
+        "usage_outside_subscription": 1,
+        "key_feature_not_seen": 1,
+    }
+    assert (
+        float(by_type.loc[by_type["finding_type"] == "stripe_customer_without_account", "arr"].iloc[0])
+        == 2400
+    )
+    listed = frames[-1]
+    assert sorted(listed["subject"]) == sorted(finding[2] for finding in FINDINGS)
+    assert set(listed["detail"]) == {finding[3] for finding in FINDINGS}
+    kind = next(box for box in app.selectbox if box.label == "Show findings of")
+    kind.select("stripe_customer_without_account").run()
+    listed = app.dataframe[-1].value
+    assert list(listed["subject"]) == ["cus_Z8", "cus_Z9"]
+    assert not EMAIL.search(_everything_shown(app))
 
 
 def test_the_exposures_name_every_mart_a_page_reads():
