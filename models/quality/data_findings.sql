@@ -21,6 +21,12 @@ accounts as (
     from {{ ref('stg_crm__accounts') }}
 ),
 
+-- Customers Stripe sent: an account naming one has known billing (as in dim_accounts.has_billing).
+customers as (
+    select stripe_customer_id
+    from {{ ref('stg_stripe__customers') }}
+),
+
 subscriptions as (
     select
         stripe_subscription_id,
@@ -235,16 +241,18 @@ usage_outside_subscriptions as (
     group by usage_day_coverage.account_id
 ),
 
-usage_outside_with_accounts as (
+-- Only accounts with known billing: without it ARR is unknown (dim_accounts), not a finding.
+usage_outside_billed_accounts as (
     select
         usage_outside_subscriptions.account_id,
         usage_outside_subscriptions.uncovered_days,
         usage_outside_subscriptions.first_date,
-        usage_outside_subscriptions.last_date,
-        accounts.stripe_customer_id is null as has_no_stripe_customer
+        usage_outside_subscriptions.last_date
     from usage_outside_subscriptions
     inner join accounts
         on usage_outside_subscriptions.account_id = accounts.account_id
+    inner join customers
+        on accounts.stripe_customer_id = customers.stripe_customer_id
 ),
 
 -- Customers that subscriptions or non-void invoices name, with the first and last day of either.
@@ -393,14 +401,13 @@ findings as (
             'cast(uncovered_days as ' ~ text ~ ')',
             "' day(s) with product use (track events) and no subscription running, from '",
             'cast(first_date as ' ~ text ~ ')', "' to '", 'cast(last_date as ' ~ text ~ ')',
-            "case when has_no_stripe_customer then '; the account names no Stripe customer' else '' end",
         ]) }} as detail,
         first_date as period_start_date,
         last_date as period_end_date,
         uncovered_days as affected_days,
         cast(null as {{ type_money() }}) as arr,
         cast(null as {{ type_money() }}) as invoiced_amount
-    from usage_outside_with_accounts
+    from usage_outside_billed_accounts
 
     union all
 

@@ -33,7 +33,9 @@ pytestmark = pytest.mark.slow
 EXPECTED = {
     # sub_1 (2024-01-15, running) and the added sub_1b (2024-05-02, running) of acc_00001: 3 days
     "overlapping_subscriptions": 1,
-    # the added track event of acc_00002 on 2024-05-03, after its only subscription sub_2 ended (2024-03-01)
+    # the added acc_00005 (cus_A5) used the product on 2024-05-03, after its only subscription ended
+    # (2024-04-01); acc_00002 has no finding: Stripe's record of cus_A2 is rejected, so its billing
+    # is unknown
     "usage_outside_subscription": 1,
     # the added cus_Z9: an active subscription and a paid invoice, named by no account
     "stripe_customer_without_account": 1,
@@ -43,6 +45,7 @@ EXPECTED = {
 }
 
 # unix seconds, UTC
+FEB_01_2024 = 1706745600
 MAY_02_2024 = 1714608000
 APR_01_2024 = 1711929600
 JUN_01_2024 = 1717200000
@@ -61,20 +64,22 @@ def _price(price_id: str, unit_amount: int, kind: str) -> dict:
     }
 
 
-def _subscription(sub_id: str, customer: str, start: int, items: list[tuple[str, int, dict]]) -> dict:
+def _subscription(
+    sub_id: str, customer: str, start: int, items: list[tuple[str, int, dict]], ended: int | None = None
+) -> dict:
     return {
         "id": sub_id,
         "object": "subscription",
         "customer": customer,
-        "status": "active",
+        "status": "active" if ended is None else "canceled",
         "currency": "usd",
         "created": start,
         "start_date": start,
         "current_period_start": start,
-        "current_period_end": JUN_01_2024,
+        "current_period_end": JUN_01_2024 if ended is None else ended,
         "cancel_at_period_end": False,
-        "canceled_at": None,
-        "ended_at": None,
+        "canceled_at": ended,
+        "ended_at": ended,
         "items": {
             "object": "list",
             "data": [
@@ -94,6 +99,8 @@ def _append_jsonl(path: Path, records: list[dict]) -> None:
 def make_drop(root: Path) -> Path:
     drop = root / "drop"
     shutil.copytree(FIXTURE_DROP, drop)
+    with open(drop / "crm" / "accounts.csv", "a", encoding="utf-8") as handle:
+        handle.write("acc_00005,Hooli,hooli.example,smb,Software,Bob Lin,cus_A5,2024-01-02T00:00:00Z\n")
     _append_jsonl(
         drop / "billing" / "customers.jsonl",
         [
@@ -105,7 +112,8 @@ def make_drop(root: Path) -> Path:
                 "currency": "usd",
                 "created": APR_01_2024,
                 "metadata": {},
-            }
+            },
+            {"id": "cus_A5", "object": "customer", "currency": "usd", "created": FEB_01_2024, "metadata": {}},
         ],
     )
     seat = _price("price_seat_z", 10000, "seat")
@@ -116,6 +124,7 @@ def make_drop(root: Path) -> Path:
                 "sub_1b", "cus_A1", MAY_02_2024, [("si_1c", 1, _price("price_addon", 5000, "addon"))]
             ),
             _subscription("sub_9", "cus_Z9", APR_01_2024, [("si_9a", 2, seat)]),
+            _subscription("sub_5", "cus_A5", FEB_01_2024, [("si_5a", 1, seat)], ended=APR_01_2024),
         ],
     )
     line = {
@@ -160,7 +169,7 @@ def make_drop(root: Path) -> Path:
                 "event": "report.created",
                 "timestamp": "2024-05-03T09:00:00Z",
                 "receivedAt": "2024-05-03T09:00:01Z",
-                "context": {"groupId": "acc_00002"},
+                "context": {"groupId": "acc_00005"},
                 "properties": {},
             }
         ],
@@ -225,7 +234,7 @@ def test_each_finding_names_its_subject_and_numbers(built):
     overlap = rows[("overlapping_subscriptions", "sub_1 + sub_1b")]
     assert overlap[1] == "acc_00001" and overlap[4] == 3
     assert "2024-05-02 to 2024-05-04 (still running)" in overlap[3]
-    outside = rows[("usage_outside_subscription", "acc_00002")]
+    outside = rows[("usage_outside_subscription", "acc_00005")]
     assert outside[4] == 1 and "from 2024-05-03 to 2024-05-03" in outside[3]
     unlinked = rows[("stripe_customer_without_account", "cus_Z9")]
     assert unlinked[1] is None and float(unlinked[5]) == 2400.0
