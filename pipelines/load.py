@@ -28,7 +28,7 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from pipelines.sources._files import DropFile, discover, split_new
 from pipelines.sources.crm import CRM_TABLES, crm_source
 from pipelines.sources.product import EventParse, product_source
-from pipelines.sources.stripe import stripe_source
+from pipelines.sources.stripe import ensure_raw_tables, stripe_source
 
 log = logging.getLogger(__name__)
 
@@ -354,19 +354,27 @@ def load_drop(
             else:
                 os.environ[_ADD_DLT_ID] = saved
 
-    # stripe
+    # stripe: every run completes the raw tables (ensure_raw_tables), so staging reads one shape
+    # even when `billing/` is absent or empty.
     by_name = {
         name: discover(source_dir, "billing", [f"{name}*.jsonl", f"{name}*.jsonl.gz"])
-        for name in ("customers", "subscriptions", "invoices")
+        for name in ("customers", "subscriptions", "invoices", "prices")
     }
+    pipeline = _pipeline("stripe", dest, target_id, pipelines_dir)
     if any(by_name.values()):
-        pipeline = _pipeline("stripe", dest, target_id, pipelines_dir)
         by_name = {name: plan(pipeline, files) for name, files in by_name.items()}
         run(
             pipeline,
-            stripe_source(by_name["customers"], by_name["subscriptions"], by_name["invoices"], loaded_at),
+            stripe_source(
+                by_name["customers"],
+                by_name["subscriptions"],
+                by_name["invoices"],
+                loaded_at,
+                by_name["prices"],
+            ),
             [f for files in by_name.values() for f in files],
         )
+    ensure_raw_tables(pipeline)
 
     # crm
     crm_files = {table: discover(source_dir, "crm", [f"{table}*.csv"]) for table in CRM_TABLES}

@@ -138,7 +138,9 @@ def test_first_load_lands_every_data_file_and_skips_underscore_paths(baseline):
     for table, rows in _raw_tables(warehouse).items():
         columns = [c[0] for c in _query(warehouse, f'describe {table.split(".")[0]}."{table.split(".")[1]}"')]
         assert "_source_file" in columns and "_loaded_at" in columns, table
-        assert rows, f"{table} is empty"
+        # the optional billing/prices.jsonl is not in the fixture drop: its table exists, empty
+        optional = table.endswith(".quarantined_records") or table == "raw_stripe.prices"
+        assert rows or optional, f"{table} is empty"
 
 
 def test_second_load_changes_nothing(landed, tmp_path):
