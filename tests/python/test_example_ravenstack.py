@@ -9,6 +9,7 @@ own CSVs, not from constants: 500 accounts, and ARR = active mrr_amount x 12.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import json
 import os
@@ -170,3 +171,29 @@ def test_rejected_records_exist_and_are_explained(ravenstack):
     summary = ravenstack["result"].stdout.split("records rejected:")[1].split("reconciliation")[0]
     for reason in reasons:
         assert reason in summary, f"{reason} is not in the run summary"
+
+
+def test_ravenstack_inconsistencies_are_reported_as_findings(ravenstack):
+    """Overlapping subscriptions and usage with no subscription running are passed through by the
+    adapter; the warehouse reports them in quality.data_findings (not as rejections)."""
+    warehouse = _published(ravenstack)
+    findings = dict(_query(warehouse, "select finding_type, count(*) from quality.data_findings group by 1"))
+    # Pairs of one account's subscriptions that run on at least one common day: [start, end), a live
+    # subscription running through the as-of date.
+    live_until = dt.date.fromisoformat(AS_OF) + dt.timedelta(days=1)
+    spans: dict[str, list[tuple[dt.date, dt.date]]] = {}
+    for row in _fixture_rows("subscriptions"):
+        start = dt.date.fromisoformat(row["start_date"])
+        end = dt.date.fromisoformat(row["end_date"]) if row["end_date"].strip() else live_until
+        spans.setdefault(row["account_id"], []).append((start, end))
+    overlapping = sum(
+        1
+        for subs in spans.values()
+        for i, (a_start, a_end) in enumerate(subs)
+        for b_start, b_end in subs[i + 1 :]
+        if max(a_start, b_start) < min(a_end, b_end)
+    )
+    assert overlapping > 0
+    assert findings.get("overlapping_subscriptions") == overlapping, findings
+    assert findings.get("usage_outside_subscription", 0) > 0, findings
+    assert "data findings:" in ravenstack["result"].stdout
