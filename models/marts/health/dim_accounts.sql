@@ -123,7 +123,10 @@ final as (
         health_today.days_since_active,
         coalesce(usage_today.active_users_7d, 0) as active_users_7d,
         coalesce(usage_today.active_users_30d, 0) as active_users_30d,
-        coalesce(usage_today.active_user_ratio_30d, 0) as active_user_ratio_30d,
+        -- a ratio to seats nobody knows is unknown too
+        case
+            when billed_customers.stripe_customer_id is not null then coalesce(usage_today.active_user_ratio_30d, 0)
+        end as active_user_ratio_30d,
         coalesce(usage_today.key_features_used_30d, 0) as key_features_used_30d,
         health_today.config_version,
         health_today.recency_score,
