@@ -27,7 +27,8 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from pipelines.sources._files import DropFile, discover, split_new
 from pipelines.sources.crm import CRM_TABLES, crm_source
-from pipelines.sources.product import EventParse, product_source
+from pipelines.sources.product import MEMBERSHIP_KEY, EventParse, product_source
+from pipelines.sources.quarantine import QUARANTINE_TABLE
 from pipelines.sources.stripe import ensure_raw_tables, stripe_source
 
 log = logging.getLogger(__name__)
@@ -147,18 +148,23 @@ def _files_with_rows(pipeline: dlt.Pipeline, landing: set[str]) -> set[str]:
     return found & landing
 
 
-def _remove_stale_rows(pipeline: dlt.Pipeline, relative_paths: list[str], loaded_at: datetime) -> None:
-    """Delete the rows of the event files just landed again that this load did not write.
+def _remove_stale_rows(
+    pipeline: dlt.Pipeline,
+    relative_paths: list[str],
+    loaded_at: datetime,
+    tables: tuple[str, ...] = ("events", "event_deliveries"),
+) -> None:
+    """Delete the rows of `tables` from the files just landed again that this load did not write.
 
     dlt's merge on `_source_file` replaces a file's rows only in a table where the new load has rows
     of that file: a file landed again empty, or whose messages are now all stored from other files,
-    would keep its old rows. Runs after the data load and before the bookkeeping, so a crash in
-    between lands the file again on the next run."""
+    or landed again clean (nothing quarantined), would keep its old rows. Runs after the data load
+    and before the bookkeeping, so a crash in between lands the file again on the next run."""
     if not relative_paths:
         return
     marks = ", ".join(["%s"] * len(relative_paths))
     with pipeline.sql_client() as client:
-        for table in ("events", "event_deliveries"):
+        for table in tables:
             if not _has_column(pipeline, table, "_source_file"):
                 continue
             qualified = client.make_qualified_table_name(table)
@@ -167,6 +173,66 @@ def _remove_stale_rows(pipeline: dlt.Pipeline, relative_paths: list[str], loaded
                 loaded_at,
                 *relative_paths,
             )
+
+
+def _other_deliverers(pipeline: dlt.Pipeline, landing: set[str]) -> pa.Table:
+    """(source_file, message_id) of the deliveries, in files not being landed, of messages whose
+    stored copy is in a file being landed.
+
+    Landing a file again replaces its rows in `events`: a message it no longer delivers would lose
+    its only stored copy while the other files that delivered it keep just their duplicate
+    deliveries. Those files are landed again with it (`EventParse.undelivered`), so the message is
+    stored from one of them, as a fresh landing of the drop would."""
+    empty = pa.table({"source_file": pa.array([], pa.string()), "message_id": pa.array([], pa.string())})
+    if not landing or not _has_column(pipeline, "event_deliveries", "message_id"):
+        return empty
+    try:
+        with pipeline.sql_client() as client:
+            events = client.make_qualified_table_name("events")
+            deliveries = client.make_qualified_table_name("event_deliveries")
+            marks = ", ".join(["%s"] * len(landing))
+            # new files have no stored copies: the usual run stops at this one-column scan
+            sql = f"select distinct _source_file from {events} where _source_file in ({marks})"
+            with client.execute_query(sql, *sorted(landing)) as cursor:
+                present = sorted(row[0] for row in cursor.fetchall())
+            if not present:
+                return empty
+            sql = (
+                f"select distinct d._source_file, d.message_id from {deliveries} as d "
+                f"inner join {events} as e on e.message_id = d.message_id "
+                f"where e._source_file in ({', '.join(['%s'] * len(present))}) "
+                f"and d._source_file not in ({marks})"
+            )
+            with client.execute_query(sql, *present, *sorted(landing)) as cursor:
+                rows = cursor.fetchall()
+    except Exception as error:  # no events table yet
+        log.debug("%s: events not readable yet (%s)", pipeline.pipeline_name, error)
+        return empty
+    return pa.table(
+        {
+            "source_file": pa.array([row[0] for row in rows], pa.string()),
+            "message_id": pa.array([row[1] for row in rows], pa.string()),
+        }
+    )
+
+
+def _stored_later(
+    pipeline: dlt.Pipeline, table: str, key: list[str], landing: list[str]
+) -> dict[tuple[str, ...], str]:
+    """Keys of `table` stored from files not being landed now whose path sorts after the first file
+    being landed: key -> that file (a later file's version of a key wins, `crm.latest_versions`)."""
+    if not landing or not _has_column(pipeline, table, "_source_file"):
+        return {}
+    marks = ", ".join(["%s"] * len(landing))
+    columns = ", ".join(key)
+    with pipeline.sql_client() as client:
+        qualified = client.make_qualified_table_name(table)
+        sql = (
+            f"select {columns}, _source_file from {qualified} "
+            f"where _source_file > %s and _source_file not in ({marks})"
+        )
+        with client.execute_query(sql, min(landing), *landing) as cursor:
+            return {tuple(row[:-1]): row[-1] for row in cursor.fetchall()}
 
 
 def _has_column(pipeline: dlt.Pipeline, table: str, column: str) -> bool:
@@ -319,6 +385,8 @@ def load_drop(
         log.log(level, "%s: landing %d file(s)", pipeline.dataset_name, len(files))
         pipeline.run(source)
         _remove_stale_rows(pipeline, relanded or [], loaded_at)
+        # a file landed again replaces its quarantined records, also by none
+        _remove_stale_rows(pipeline, [f.relative_path for f in files], loaded_at, (QUARANTINE_TABLE,))
         counts = _row_counts(pipeline)
         for table, count in counts.items():
             log.log(level, "%s: %d rows", table, count)
@@ -334,9 +402,27 @@ def load_drop(
     pipeline = (
         _pipeline("product", dest, target_id, pipelines_dir) if event_files or membership_files else None
     )
+    stored_memberships: dict[tuple[str, ...], str] = {}
     if pipeline is not None:
+        all_event_files = event_files
         event_files, membership_files = plan(pipeline, event_files), plan(pipeline, membership_files)
+        stored_memberships = _stored_later(
+            pipeline, "account_memberships", list(MEMBERSHIP_KEY), [f.relative_path for f in membership_files]
+        )
     with EventParse(event_files, loaded_at, scratch_dir=pipelines_dir) as parse:
+        if pipeline is not None and event_files:
+            others = parse.undelivered(_other_deliverers(pipeline, {f.relative_path for f in event_files}))
+            again = [f for f in all_event_files if f.relative_path in others]
+            if again:
+                log.log(
+                    level,
+                    "product: landing again %s (they deliver messages stored from files landed now)",
+                    ", ".join(f.relative_path for f in again),
+                )
+                result["files_loaded"] += [f.relative_path for f in again]
+                result["files_skipped"] = [p for p in result["files_skipped"] if p not in others]
+                parse.add_files(again)
+                event_files = parse.files
         replace = pipeline is not None and _prepare_events(pipeline, dest, warehouse_path.resolve(), parse)
         saved = os.environ.get(_ADD_DLT_ID)
         os.environ[_ADD_DLT_ID] = "false"
@@ -344,7 +430,13 @@ def load_drop(
             if pipeline is not None:
                 run(
                     pipeline,
-                    product_source(parse if event_files else None, membership_files, loaded_at, replace),
+                    product_source(
+                        parse if event_files else None,
+                        membership_files,
+                        loaded_at,
+                        replace,
+                        stored_memberships,
+                    ),
                     event_files + membership_files,
                     relanded=[f.relative_path for f in event_files] if replace else None,
                 )
@@ -381,7 +473,15 @@ def load_drop(
     if any(crm_files.values()):
         pipeline = _pipeline("crm", dest, target_id, pipelines_dir)
         crm_files = {table: plan(pipeline, files) for table, files in crm_files.items()}
-        run(pipeline, crm_source(crm_files, loaded_at), [f for files in crm_files.values() for f in files])
+        stored = {
+            table: _stored_later(pipeline, table, [key], [f.relative_path for f in crm_files[table]])
+            for table, key in CRM_TABLES.items()
+        }
+        run(
+            pipeline,
+            crm_source(crm_files, loaded_at, stored),
+            [f for files in crm_files.values() for f in files],
+        )
 
     log.info(
         "landed %d file(s), skipped %d unchanged; rows: %s",

@@ -173,7 +173,9 @@ def mark_step(settings, step: str, **info) -> None:
 
 
 # ------------------------------------------------------------------------------------ quality
-# Raw table -> staging model, for the reconciliation `raw rows = staged rows + rejected rows`.
+# Raw table -> staging model, for the reconciliation `raw rows + quarantined rows = staged rows +
+# rejected rows` (quarantined: records the loader meant for the table but could not land; they are
+# among the rejected rows).
 # A raw table may be named in several ways by dlt (child tables of nested lists); the first one
 # that exists is used. Events reconcile from deliveries: a redelivered messageId is one event plus
 # one rejected delivery (DECISIONS.md, 2026-11-23).
@@ -243,12 +245,21 @@ def collect_quality(path: Path) -> dict:
                 "select count(*) from quality.unresolved_events"
             ).fetchone()[0]
         raw_total = 0
+        # records the loader meant for a raw table but quarantined: rejected without a raw row
+        quarantined_by_table: dict[tuple[str, str], int] = {}
+        for schema in {entry[0] for entry in RECONCILIATION}:
+            if (schema, "quarantined_records") in tables:
+                for table, count in con.execute(
+                    f"select source_table, count(*) from {schema}.quarantined_records group by 1"
+                ).fetchall():
+                    quarantined_by_table[(schema, str(table))] = count
         for schema, raw_names, model, aliases in RECONCILIATION:
             raw_name = next((name for name in raw_names if (schema, name) in tables), None)
             if raw_name is None:
                 continue
             raw_rows = con.execute(f'select count(*) from {schema}."{raw_name}"').fetchone()[0]
-            raw_total += raw_rows
+            quarantined = sum(quarantined_by_table.get((schema, name), 0) for name in raw_names)
+            raw_total += raw_rows + quarantined
             staged = None
             if ("staging", model) in tables:
                 staged = con.execute(f'select count(*) from staging."{model}"').fetchone()[0]
@@ -258,9 +269,10 @@ def collect_quality(path: Path) -> dict:
                 {
                     "raw_table": f"{schema}.{raw_name}",
                     "raw_rows": raw_rows,
+                    "quarantined_rows": quarantined,
                     "staged_rows": staged,
                     "rejected_rows": rejected,
-                    "balanced": None if staged is None else raw_rows == staged + rejected,
+                    "balanced": None if staged is None else raw_rows + quarantined == staged + rejected,
                 }
             )
         report["raw_rows"] = raw_total

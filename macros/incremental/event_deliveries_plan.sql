@@ -100,7 +100,7 @@
     {%- if not execute or relation is none or not is_incremental() %}{{ return(full) }}{% endif %}
     {%- set rebuild = {'mode': 'full', 'rebuild': true, 'events_from': none} %}
     {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list %}
-    {%- if '_built_at' not in columns %}{{ return(rebuild) }}{% endif %}
+    {%- if '_built_at' not in columns or 'rejected_by' not in columns %}{{ return(rebuild) }}{% endif %}
     {#- an empty table has no `_built_at` to start from #}
     {%- set built = run_query('select count(*) from ' ~ relation).rows[0] %}
     {%- if built[0] | int == 0 %}{{ return(rebuild) }}{% endif %}
@@ -119,13 +119,14 @@
 
 {#- What quality.rejected_records does before it writes (its planned pre-hook): empty the table
     before a rebuild; otherwise delete what the run writes again (every rejection but the events',
-    and the events' of the loads re-read). -#}
+    the loader's quarantined records included, and the events' of the loads re-read). A table built
+    before `rejected_by` is rebuilt. -#}
 {% macro rejected_records_pre_statement(plan, relation, events) %}
     {%- if plan.rebuild %}{{ return(incremental_empty_table_sql(relation)) }}{% endif %}
     {%- if plan.mode != 'new_rows' %}{{ return('') }}{% endif %}
     {%- set query %}
         delete from {{ relation }}
-        where not (source_system = 'product' and source_table = 'events')
+        where not (source_system = 'product' and source_table = 'events' and rejected_by = 'staging')
         {%- if plan.events_from is not none %}
             or record_key in (
                 select cast(raw_events.message_id as {{ dbt.type_string() }})

@@ -1,7 +1,8 @@
 -- Every raw record staging could not use, with the first reason found (CONTRACT 1b).
 -- Each base_<system>__<entity> view types its raw table and names a rejection_reason; the stg_
--- model keeps the rows without one and this model collects the rest, so per raw table
--- raw rows = staged rows + rejected rows (tests/staging/reconciliation/).
+-- model keeps the rows without one and this model collects the rest, with the records the loader
+-- quarantined instead of landing (base_<system>__quarantined_records), so per raw table
+-- raw rows + quarantined rows = staged rows + rejected rows (tests/staging/reconciliation/).
 {%- set checked_models = [
     ('product', 'events', 'base_product__events'),
     ('product', 'event_deliveries', 'base_product__event_deliveries'),
@@ -16,6 +17,13 @@
     ('crm', 'nps_responses', 'base_crm__nps_responses'),
     ('crm', 'support_tickets', 'base_crm__support_tickets'),
     ('crm', 'health_overrides', 'base_crm__health_overrides'),
+] %}
+{#- The records the loader quarantined instead of landing (pipelines/sources/quarantine.py), one
+    model per raw dataset: their `source_table` is the raw table each was meant for. #}
+{%- set quarantine_models = [
+    ('product', 'base_product__quarantined_records'),
+    ('stripe', 'base_stripe__quarantined_records'),
+    ('crm', 'base_crm__quarantined_records'),
 ] %}
 {#- Incremental on DuckDB and PostgreSQL (issue 9): the rejected events (base_product__events checks
     every raw event) are read only for the loads the deliveries check wrote since this table's latest
@@ -48,12 +56,31 @@ rejections as (
             '{{ source_table }}' as source_table,
             cast(record_key as {{ dbt.type_string() }}) as record_key,
             rejection_reason as reason,
-            raw_payload
+            raw_payload,
+            'staging' as rejected_by,
+            cast(record_key as {{ dbt.type_string() }}) as identity_key
         from {{ ref(model) }}
         where rejection_reason is not null
         {%- if model == 'base_product__events' and events_condition %}
             and {{ events_condition }}
         {%- endif %}
+            union all
+    {%- endfor %}
+    {%- for source_system, model in quarantine_models %}
+        -- rewritten on every run, like the small tables' rejections (a few rows)
+        select
+            '{{ source_system }}' as source_system,
+            source_table,
+            cast(record_key as {{ dbt.type_string() }}) as record_key,
+            rejection_reason as reason,
+            raw_payload,
+            'loader' as rejected_by,
+            -- several quarantined copies may share a key (a key repeated in one file): the place
+            -- each was delivered tells them apart
+            {{ dbt.concat([
+                "'loader|'", 'source_file', "':'", 'cast(line_number as ' ~ dbt.type_string() ~ ')'
+            ]) }} as identity_key
+        from {{ ref(model) }}
         {%- if not loop.last %}
             union all
         {%- endif %}
@@ -62,13 +89,14 @@ rejections as (
 
 final as (
     select
-        {{ dbt.hash(dbt.concat(['source_system', "'|'", 'source_table', "'|'", 'record_key'])) }}
+        {{ dbt.hash(dbt.concat(['source_system', "'|'", 'source_table', "'|'", 'identity_key'])) }}
             as rejected_record_id,
         source_system,
         source_table,
         record_key,
         reason,
         raw_payload,
+        rejected_by,
         {{ built_at_column() }} as _built_at
     from rejections
 )

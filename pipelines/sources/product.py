@@ -22,10 +22,12 @@ One pass per run (`EventParse`):
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import queue
 import tempfile
 import threading
+import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -39,7 +41,8 @@ import pyarrow.parquet as pq
 from dlt.common.normalizers.utils import generate_dlt_ids
 
 from pipelines.sources._files import DropFile
-from pipelines.sources.csv_arrow import read_csv_as_text
+from pipelines.sources.crm import read_table_files, text_columns
+from pipelines.sources.quarantine import INVALID_UTF8, TRUNCATED_FILE, Quarantined, quarantine_resource
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,10 @@ DELIVERY_COLUMNS = [
 EVENT_KEYS = {"message_id", "_source_file"}  # primary key and, when merging, merge key
 DELIVERY_KEYS = {"_source_file", "_line_number"}
 BATCH_ROWS = 200_000
+MEMBERSHIP_KEY = ("user_id", "account_id", "valid_from")
+MEMBERSHIP_COLUMNS = ["user_id", "account_id", "role", "valid_from", "valid_to"]  # CONTRACT 1a
+EVENT_DELIVERIES = "event_deliveries"  # the table a quarantined event line was meant for
+_BOM = b"\xef\xbb\xbf"
 # DuckDB's own memory for the parse (it spills to the scratch folder beyond this).
 PARSE_MEMORY_LIMIT = "1GB"
 # How far DuckDB may run ahead of the reader of the streamed batches. At DuckDB's default (976 KiB,
@@ -110,16 +117,63 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _read_lines(file: DropFile) -> pa.Table:
-    opener = gzip.open if file.path.name.endswith(".gz") else open
+def _lines_of(file: DropFile, quarantined: list[Quarantined], checked: bool) -> tuple[list[int], list[str]]:
+    """(line numbers, lines) of the non-blank lines. `checked`: decode line by line, quarantining
+    the lines that are not UTF-8 (the slower path, taken only for a file that has such bytes). The
+    unreadable tail of a truncated gzip file (a partial last line included) is quarantined as one
+    record naming the last line read."""
+    gz = file.path.name.endswith(".gz")
     numbers: list[int] = []
     lines: list[str] = []
-    with opener(file.path, "rt", encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            text = line.rstrip("\r\n")
-            if text.strip():  # blank lines are not records
-                numbers.append(number)
-                lines.append(text)
+    last = 0
+    mode, encoding = ("rb", None) if checked else ("rt", "utf-8-sig")  # -sig: a leading BOM is skipped
+    with (gzip.open if gz else open)(file.path, mode, encoding=encoding) as handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                last = number
+                if checked:
+                    if number == 1 and line.startswith(_BOM):
+                        line = line[len(_BOM) :]
+                    try:
+                        line = line.decode("utf-8")
+                    except UnicodeDecodeError:
+                        payload = line.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
+                        quarantined.append(
+                            Quarantined(EVENT_DELIVERIES, INVALID_UTF8, file.relative_path, number, payload)
+                        )
+                        continue
+                text = line.rstrip("\r\n")
+                if text.strip():  # blank lines are not records
+                    numbers.append(number)
+                    lines.append(text)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+            if not gz:
+                raise
+            log.warning("product: %s is truncated after line %d (%s)", file.relative_path, last, error)
+            quarantined.append(
+                Quarantined(
+                    EVENT_DELIVERIES,
+                    TRUNCATED_FILE,
+                    file.relative_path,
+                    last + 1,
+                    json.dumps({"file": file.relative_path, "last_line_read": last, "error": str(error)}),
+                    f"{file.relative_path}:after line {last}",
+                )
+            )
+    return numbers, lines
+
+
+def _read_lines(file: DropFile, quarantined: list[Quarantined] | None = None) -> pa.Table:
+    """The non-blank lines of a JSON-lines file (gzipped or not) with their line numbers; what
+    cannot be read is appended to `quarantined` (see `_lines_of`)."""
+    found: list[Quarantined] = []
+    try:
+        numbers, lines = _lines_of(file, found, checked=False)
+    except UnicodeDecodeError:
+        found = []
+        numbers, lines = _lines_of(file, found, checked=True)
+    if quarantined is not None:
+        quarantined.extend(found)
     return pa.table({"line_number": pa.array(numbers, pa.int64()), "line": pa.array(lines, pa.string())})
 
 
@@ -215,7 +269,10 @@ class EventParse:
         self._losers = pa.table(
             {"source_file": pa.array([], pa.string()), "line_number": pa.array([], pa.int64())}
         )
-        self._parsed_sql = self._prepare() if files else None
+        # lines that cannot be deliveries (not UTF-8, a truncated gzip tail), found by `_prepare`
+        self.quarantined: list[Quarantined] = []
+        self._parts: list[str] = []
+        self._parsed_sql = self._prepare(files) if files else None
 
     def __enter__(self) -> EventParse:
         return self
@@ -227,25 +284,48 @@ class EventParse:
         self.con.close()
         self._scratch.cleanup()
 
-    def _prepare(self) -> str:
-        parts = []
+    def _prepare(self, files: list[DropFile]) -> str:
+        """Parse `files` (added to those parsed before); the query of every parsed delivery."""
+        parts = self._parts
         by_columns: dict[tuple[str, ...], list[DropFile]] = {}
         scratch = Path(self._scratch.name)
-        for number, file in enumerate(self.files):
+        for number, file in enumerate(files, start=len(parts)):
             if file.path.suffix == ".parquet":
                 columns = tuple(pq.read_schema(file.path).names)
                 by_columns.setdefault(columns, []).append(file)
                 continue
-            lines = _read_lines(file)  # noqa: F841 (read by DuckDB's replacement scan)
-            target = scratch / f"jsonl_{number:06d}.parquet"
+            lines = _read_lines(file, self.quarantined)  # noqa: F841 (read by DuckDB's replacement scan)
+            target = scratch / f"jsonl_{number:06d}_{len(parts)}.parquet"
             self.con.execute(
                 f"copy ({_jsonl_sql(file.relative_path)}) to {_literal(str(target))} (format parquet)"
             )
             log.info("product: parsed %s (%d deliveries)", file.relative_path, lines.num_rows)
             parts.append(f"select {', '.join(_PARSED)} from read_parquet({_literal(str(target))})")
-        for columns, files in by_columns.items():
-            parts.append(_parquet_sql(files, list(columns)))
+        for columns, group in by_columns.items():
+            parts.append(_parquet_sql(group, list(columns)))
         return "\nunion all\n".join(f"({part})" for part in parts)
+
+    def add_files(self, files: list[DropFile]) -> None:
+        """Parse more files into this run (before `exclude_stored`)."""
+        if files:
+            self.files = sorted([*self.files, *files], key=lambda f: f.relative_path)
+            self._parsed_sql = self._prepare(files)
+
+    def undelivered(self, stored_elsewhere: pa.Table) -> set[str]:
+        """The files of `stored_elsewhere` (`source_file`, `message_id`: other deliveries of messages
+        stored from files parsed now) delivering a message that no parsed file delivers any more."""
+        if self._parsed_sql is None or stored_elsewhere.num_rows == 0:
+            return set()
+        others = stored_elsewhere  # noqa: F841 (read by DuckDB's replacement scan)
+        rows = self.con.sql(
+            f"""
+            select distinct source_file from others
+            where message_id not in (
+                select message_id from ({self._parsed_sql}) where is_object and message_id is not null
+            )
+            """
+        ).fetchall()
+        return {row[0] for row in rows}
 
     def exclude_stored(self, stored_sql: str | None = None, stored_ids: pa.Table | None = None) -> int:
         """Find the deliveries that are not the stored copy of their message; returns how many.
@@ -416,12 +496,14 @@ def product_source(
     membership_files: list[DropFile],
     loaded_at: datetime,
     replace_event_files: bool = False,
+    stored_later_memberships: dict[tuple[str, ...], str] | None = None,
 ):
     """The product source: Segment events, their deliveries, and account memberships.
 
     `event_parse` has already run `exclude_stored`. `replace_event_files`: some of the files being
     landed already have rows in the warehouse (changed files, or a run that failed half-way), so the
-    event tables merge on `_source_file` instead of appending.
+    event tables merge on `_source_file` instead of appending. `stored_later_memberships`: membership
+    keys stored from files not landed now (see `crm.latest_versions`).
     """
     delivery_hints = dlt.mark.make_hints(
         table_name="event_deliveries", **_keys(replace_event_files, ["_source_file", "_line_number"])
@@ -438,15 +520,28 @@ def product_source(
                 yield stored
             yield dlt.mark.with_hints(deliveries, delivery_hints, create_table_variant=True)
 
-    # merge on the membership's natural key: a corrected row replaces the old one.
+    # merge on the membership's natural key: a corrected row replaces the old one. The files are
+    # read here, before dlt extracts anything, so the quarantine below is complete whatever order
+    # dlt runs the resources in.
+    quarantined = list(event_parse.quarantined) if event_parse is not None else []
+    memberships = read_table_files(
+        "account_memberships",
+        list(MEMBERSHIP_KEY),
+        MEMBERSHIP_COLUMNS,
+        membership_files,
+        loaded_at,
+        quarantined,
+        stored_later_memberships,
+    )
+
     @dlt.resource(
         name="account_memberships",
-        primary_key=("user_id", "account_id", "valid_from"),
+        primary_key=MEMBERSHIP_KEY,
         write_disposition="merge",
+        columns=text_columns(MEMBERSHIP_COLUMNS, MEMBERSHIP_KEY),
     )
     def account_memberships() -> Iterator[pa.Table]:
-        for file in membership_files:
-            table = read_csv_as_text(file, loaded_at)
-            yield table.append_column("_dlt_id", pa.array(generate_dlt_ids(table.num_rows), pa.string()))
+        table = memberships
+        yield table.append_column("_dlt_id", pa.array(generate_dlt_ids(table.num_rows), pa.string()))
 
-    return events, account_memberships
+    return events, account_memberships, quarantine_resource(quarantined, loaded_at)

@@ -1,5 +1,8 @@
--- Claim: nothing is dropped silently. For every raw table, raw rows = staged rows + rejected rows.
--- Returns one row per raw table where the counts do not add up.
+-- Claim: nothing is dropped silently. For every raw table,
+-- raw rows + quarantined rows = staged rows + rejected rows, where quarantined rows are the records
+-- the loader meant for that table but could not land (raw_<system>.quarantined_records), and
+-- rejected rows include them (quality.rejected_records). Returns one row per raw table where the
+-- counts do not add up.
 {%- set tables = [
     ('product', 'events', 'stg_product__events'),
     ('product', 'event_deliveries', 'stg_product__event_deliveries'),
@@ -23,6 +26,10 @@ counts as (
             '{{ source_system }}' as source_system,
             '{{ source_table }}' as source_table,
             (select count(*) from {{ source(source_system, source_table) }}) as raw_rows,
+            (
+                select count(*) from {{ source(source_system, 'quarantined_records') }}
+                where source_table = '{{ source_table }}'
+            ) as quarantined_rows,
             (select count(*) from {{ ref(staged) }}) as staged_rows,
             (
                 select count(*) from {{ ref('rejected_records') }}
@@ -35,4 +42,4 @@ counts as (
 )
 
 select * from counts
-where raw_rows != staged_rows + rejected_rows
+where raw_rows + quarantined_rows != staged_rows + rejected_rows
