@@ -220,10 +220,14 @@ def read_freshness(path: Path) -> list[dict]:
     rows = []
     for result in json.loads(path.read_text(encoding="utf-8")).get("results", []):
         age = result.get("max_loaded_at_time_ago_in_s")
+        latest = result.get("max_loaded_at")
+        # dbt dates a table with no record to year 1: that is no data, not an age
+        if latest is None or str(latest).startswith("0001-"):
+            latest, age = None, None
         rows.append(
             {
                 "source": ".".join(result.get("unique_id", "?").split(".")[-2:]),
-                "max_loaded_at": result.get("max_loaded_at"),
+                "max_loaded_at": latest,
                 "age_hours": None if age is None else round(age / 3600, 1),
                 "status": str(result.get("status", "")).lower(),
             }
@@ -537,9 +541,9 @@ def _print_summary(settings: Settings, record: RunRecord) -> None:
             rejected = f"{row['rejected_rows']:,}"
             out(f"  {row['raw_table']:44} {row['raw_rows']:>10,} = {staged} + {rejected}  {verdict}")
     if record.freshness:
-        out("freshness (latest record of each checked table, on the data's own time):")
+        out("freshness (age of the latest record of each checked table, by its own timestamp):")
         for row in record.freshness:
-            age = "n/a" if row["age_hours"] is None else f"{row['age_hours'] / 24:,.1f} days old"
+            age = "no records" if row["age_hours"] is None else f"{row['age_hours'] / 24:,.1f} days old"
             out(f"  {row['source']:44} {age:>16}  {row['status']}")
     if record.steps:
         steps = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in record.steps.items())
