@@ -470,3 +470,79 @@ def test_bad_lines_are_quarantined_and_the_last_copy_of_an_id_wins(tmp_path):
     load_drop(drop, warehouse, pipelines_dir=str(tmp_path / "dlt"), progress=False)
     assert {row for row in _quarantine(warehouse) if row[3] == f} == set()
     assert ("cus_4", "Four") in _query(warehouse, "select id, name from raw_stripe.customers")
+
+
+# Each current item's period (start, end) today: sub_1's monthly seats and yearly platform fee,
+# sub_2's quarterly price. A subscription's current period is the one of its item that ends first.
+ITEM_PERIODS = {"si_1": (JUN, JUL), "si_2": (MAY, NEXT_MAY), "si_3": (MAY, AUG)}
+
+
+def _subscription_in_shape(subscription: tuple, shape: str) -> dict:
+    """A current subscription as the API sends it before 2025 (`classic`: current_period_* on the
+    subscription) or from 2025 on (`items`: on each item, none on the subscription)."""
+    body = _subscription(subscription)
+    periods = [ITEM_PERIODS[item["id"]] for item in body["items"]["data"]]
+    if shape == "classic":
+        body["current_period_start"], body["current_period_end"] = min(periods, key=lambda p: p[1])
+        return body
+    del body["current_period_start"], body["current_period_end"]
+    for item in body["items"]["data"]:
+        item["current_period_start"], item["current_period_end"] = ITEM_PERIODS[item["id"]]
+    return body
+
+
+@pytest.mark.slow
+def test_renewal_date_is_the_same_from_subscription_or_item_periods(tmp_path):
+    """renewal_date (CONTRACT 3: the earliest current period end of the account's active
+    subscriptions) is read from the subscription's own fields before 2025 and from its items'
+    fields from 2025 on: the same subscriptions give the same dates, and the items' periods are staged."""
+    as_of = "2024-06-15"
+    renewals, warehouses = {}, {}
+    for shape in ("classic", "items"):
+        root = tmp_path / shape
+        drop = _drop(root, "classic", with_prices=False)
+        _jsonl(
+            drop / "billing/subscriptions.jsonl", [_subscription_in_shape(s, shape) for s in SUBSCRIPTIONS]
+        )
+        shutil.copytree(FIXTURE_DROP / "product", drop / "product")
+        warehouse = root / "wh.duckdb"
+        load_drop(drop, warehouse, pipelines_dir=str(root / "dlt"), progress=False)
+        dbt_build(
+            root,
+            warehouse,
+            "--select", "+int_billing_aggregated_to_account_days",
+            "--vars", f"{{as_of_date: '{as_of}'}}",
+            "--indirect-selection", "cautious",
+            "--exclude-resource-type", "unit_test",
+        )  # fmt: skip
+        renewals[shape] = _query(
+            warehouse,
+            "select account_id, renewal_date from intermediate.int_billing_aggregated_to_account_days "
+            f"where date_day = date '{as_of}' and account_id in ('acc_00001', 'acc_00002') order by 1",
+        )
+        warehouses[shape] = warehouse
+    # sub_1: monthly seats end 2024-07-01 before the yearly fee; sub_2: its quarter ends 2024-08-01
+    expected = [("acc_00001", "2024-07-01"), ("acc_00002", "2024-08-01")]
+    assert [(a, str(d)) for a, d in renewals["classic"]] == expected
+    assert [(a, str(d)) for a, d in renewals["items"]] == expected
+    item_periods = (
+        "select stripe_subscription_item_id, cast(current_period_start_at as date), "
+        "cast(current_period_end_at as date) from staging.stg_stripe__subscription_items order by 1"
+    )
+    assert [(i, str(s), str(e)) for i, s, e in _query(warehouses["items"], item_periods)] == [
+        ("si_1", "2024-06-01", "2024-07-01"),
+        ("si_2", "2024-05-01", "2025-05-01"),
+        ("si_3", "2024-05-01", "2024-08-01"),
+    ]
+    assert _query(warehouses["classic"], item_periods) == [(i, None, None) for i in ("si_1", "si_2", "si_3")]
+    # the subscriptions' own periods are the same, each read from where its shape puts it
+    periods = (
+        "select stripe_subscription_id, current_period_start_at, current_period_end_at, "
+        "current_period_source from staging.stg_stripe__subscriptions order by 1"
+    )
+    classic_periods, item_based_periods = (
+        _query(warehouses[shape], periods) for shape in ("classic", "items")
+    )
+    assert {row[3] for row in classic_periods} == {"subscription"}
+    assert {row[3] for row in item_based_periods} == {"items"}
+    assert [row[:3] for row in item_based_periods] == [row[:3] for row in classic_periods]

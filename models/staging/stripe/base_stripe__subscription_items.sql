@@ -35,6 +35,11 @@ typed as (
         {{ column_or_null('stripe', items, 'price__recurring__interval_count', bigint_type, 'source') }}
             as billing_interval_count,
         {{ column_or_null('stripe', items, 'price__metadata__kind', string_type, 'source') }} as price_kind,
+        -- the item's own current period: set by the 2025+ API, null in the classic shape
+        {{ timestamp_from_unix_seconds(
+            column_or_null('stripe', items, 'current_period_start', bigint_type, 'source')) }} as current_period_start_at,
+        {{ timestamp_from_unix_seconds(
+            column_or_null('stripe', items, 'current_period_end', bigint_type, 'source')) }} as current_period_end_at,
         subscriptions.parent_rejection_reason,
         source._loaded_at as loaded_at,
         source.id as record_key,
@@ -58,6 +63,8 @@ checked as (
         billing_interval,
         billing_interval_count,
         price_kind,
+        current_period_start_at,
+        current_period_end_at,
         loaded_at,
         record_key,
         raw_payload,

@@ -15,7 +15,9 @@ final as (
         currency,
         billing_interval,
         billing_interval_count,
-        price_kind
+        price_kind,
+        current_period_start_at,
+        current_period_end_at
     from checked
     where rejection_reason is null
 )

@@ -12,6 +12,7 @@ final as (
         started_at,
         current_period_start_at,
         current_period_end_at,
+        current_period_source,
         cancel_at_period_end,
         canceled_at,
         ended_at,
