@@ -15,7 +15,7 @@ import argparse
 import hashlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,10 @@ from dlt.common.destination import Destination
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from pipelines.sources._files import DropFile, discover, split_new
-from pipelines.sources.crm import CRM_TABLES, crm_source
-from pipelines.sources.product import MEMBERSHIP_KEY, EventParse, product_source
-from pipelines.sources.quarantine import QUARANTINE_TABLE
+from pipelines.sources.crm import CRM_COLUMNS, CRM_TABLES, crm_source
+from pipelines.sources.csv_arrow import LANDING_COLUMNS
+from pipelines.sources.product import MEMBERSHIP_COLUMNS, MEMBERSHIP_KEY, EventParse, product_source
+from pipelines.sources.quarantine import QUARANTINE_COLUMNS, QUARANTINE_TABLE
 from pipelines.sources.stripe import ensure_raw_tables, stripe_source
 
 log = logging.getLogger(__name__)
@@ -233,6 +234,36 @@ def _stored_later(
         )
         with client.execute_query(sql, min(landing), *landing) as cursor:
             return {tuple(row[:-1]): row[-1] for row in cursor.fetchall()}
+
+
+def _ensure_tables(
+    pipeline: dlt.Pipeline, expected: dict[str, list[str]], empty_source: Callable[[], Any]
+) -> None:
+    """Run `empty_source` (the source with no files: every resource yields an empty table) when a
+    table or column of `expected` is missing, so a warehouse landed before a table or column was
+    declared gets it even on a run with nothing new to land (staging reads them)."""
+    try:
+        with pipeline.sql_client() as client:
+            existing: dict[str, set[str]] = {}
+            if client.has_dataset():
+                with client.execute_query(
+                    "select table_name, column_name from information_schema.columns where table_schema = %s",
+                    client.dataset_name,
+                ) as cursor:
+                    for table, column in cursor.fetchall():
+                        existing.setdefault(str(table).lower(), set()).add(str(column).lower())
+    except Exception as error:  # no warehouse yet: the source creates it
+        log.debug("%s: catalog not readable (%s)", pipeline.pipeline_name, error)
+        existing = {}
+    missing = [
+        f"{table}.{column}"
+        for table, columns in expected.items()
+        for column in columns
+        if column not in existing.get(table, set())
+    ]
+    if missing:
+        log.info("%s: creating missing %s", pipeline.dataset_name, ", ".join(missing))
+        pipeline.run(empty_source())
 
 
 def _has_column(pipeline: dlt.Pipeline, table: str, column: str) -> bool:
@@ -440,6 +471,14 @@ def load_drop(
                     event_files + membership_files,
                     relanded=[f.relative_path for f in event_files] if replace else None,
                 )
+                _ensure_tables(
+                    pipeline,
+                    {
+                        "account_memberships": [*MEMBERSHIP_COLUMNS, *LANDING_COLUMNS],
+                        QUARANTINE_TABLE: list(QUARANTINE_COLUMNS),
+                    },
+                    lambda: product_source(None, [], loaded_at),
+                )
         finally:
             if saved is None:
                 os.environ.pop(_ADD_DLT_ID, None)
@@ -481,6 +520,12 @@ def load_drop(
             pipeline,
             crm_source(crm_files, loaded_at, stored),
             [f for files in crm_files.values() for f in files],
+        )
+        expected = {table: [*columns, *LANDING_COLUMNS] for table, columns in CRM_COLUMNS.items()}
+        _ensure_tables(
+            pipeline,
+            {**expected, QUARANTINE_TABLE: list(QUARANTINE_COLUMNS)},
+            lambda: crm_source({}, loaded_at),
         )
 
     log.info(

@@ -69,8 +69,8 @@ def latest_versions(
     is stored from in the warehouse, for files not landed now; a row whose key is stored from a file
     later by path is left out (that later version stays)."""
     table = pa.concat_tables(tables, promote_options="permissive")
-    if table.num_rows == 0:
-        return table
+    if table.num_rows == 0 or (sum(1 for t in tables if t.num_rows) == 1 and not stored_later):
+        return table  # one file: its repeated keys are resolved already (csv_arrow)
     keys = list(zip(*(table.column(k).to_pylist() for k in key), strict=True)) if key else []
     files = table.column("_source_file").to_pylist()
     last: dict[tuple[str, ...], int] = {}

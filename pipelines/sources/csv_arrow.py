@@ -14,14 +14,18 @@ the export.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from pipelines.sources._files import DropFile
 from pipelines.sources.quarantine import (
@@ -36,6 +40,7 @@ from pipelines.sources.quarantine import (
 log = logging.getLogger(__name__)
 
 BOM = b"\xef\xbb\xbf"
+LANDING_COLUMNS = ["_source_file", "_line_number", "_loaded_at"]
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of bytes that are not UTF-8
 
 
@@ -51,17 +56,20 @@ def _record_text(fields: Sequence[str]) -> str:
 
 
 def text_table(
-    rows: dict[str, list], columns: Sequence[str], extra: Sequence[str], loaded_at: datetime
+    rows: dict[str, Any], columns: Sequence[str], extra: Sequence[str], loaded_at: datetime
 ) -> pa.Table:
     """Arrow table of text columns `columns` (+ `extra` header columns), then the landing columns."""
     length = len(rows["_source_file"])
     arrays = {}
     for name in [*columns, *[c for c in extra if c not in columns]]:
         values = rows.get(name)
-        arrays[name] = pa.array(values if values is not None else [None] * length, pa.string())
+        if isinstance(values, pa.ChunkedArray):
+            arrays[name] = values
+        else:
+            arrays[name] = pa.array(values if values is not None else [None] * length, pa.string())
     arrays["_source_file"] = pa.array(rows["_source_file"], pa.string())
     arrays["_line_number"] = pa.array(rows["_line_number"], pa.int64())
-    arrays["_loaded_at"] = pa.array([loaded_at] * length, pa.timestamp("us", tz="UTC"))
+    arrays["_loaded_at"] = pa.repeat(pa.scalar(loaded_at, pa.timestamp("us", tz="UTC")), length)
     return pa.table(arrays)
 
 
@@ -131,6 +139,33 @@ def read_csv_records(
     return header, records, quarantined
 
 
+def _read_clean(data: bytes, text: str, key: Sequence[str]) -> tuple[list[str], pa.Table] | None:
+    """(header, text columns) of a CSV read by Arrow, or None when the file needs the record-by-record
+    path: a ragged row, a blank id, or an id repeated in the file (`text` is `data` decoded)."""
+    header = [name.strip() for name in next(csv.reader(io.StringIO(text, newline="")), [])]
+    if not header or len(set(header)) != len(header):
+        return None
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:  # a ragged row
+        return None
+    if key and all(k in header for k in key) and table.num_rows:
+        if len(key) == 1 and pc.any(pc.equal(pc.utf8_trim_whitespace(table.column(key[0])), "")).as_py():
+            return None
+        counts = table.group_by(list(key)).aggregate([([], "count_all")])
+        if counts.num_rows != table.num_rows:
+            return None
+    return header, table
+
+
 def read_csv_as_text(
     file: DropFile,
     loaded_at: datetime,
@@ -141,11 +176,25 @@ def read_csv_as_text(
     """The CSV as landed: text columns, empty cells as '' (never null, so key columns stay
     non-null), every column of `columns` (null when the file lacks it) and of the header, plus
     `_source_file`, `_line_number` (1 = first data record) and `_loaded_at`; and the records
-    quarantined (see the module docstring)."""
-    header, records, quarantined = read_csv_records(file, source_table or file.path.stem, key)
-    rows: dict[str, list] = {name: [fields[i] for _, fields in records] for i, name in enumerate(header)}
-    rows["_source_file"] = [file.relative_path] * len(records)
-    rows["_line_number"] = [number for number, _ in records]
+    quarantined (see the module docstring). A clean file (the usual case) is read by Arrow; a file
+    with something to quarantine record by record in Python."""
+    data = file.path.read_bytes()
+    if data.startswith(BOM):
+        data = data[len(BOM) :]
+    clean = None
+    with contextlib.suppress(UnicodeDecodeError):  # not UTF-8: read record by record
+        clean = _read_clean(data, data.decode("utf-8"), key)
+    if clean is not None:
+        header, parsed = clean
+        rows: dict[str, list | pa.ChunkedArray] = {name: parsed.column(name) for name in header}
+        quarantined: list[Quarantined] = []
+        numbers: Sequence[int] | range = range(1, parsed.num_rows + 1)
+    else:
+        header, records, quarantined = read_csv_records(file, source_table or file.path.stem, key)
+        rows = {name: [fields[i] for _, fields in records] for i, name in enumerate(header)}
+        numbers = [number for number, _ in records]
+    rows["_source_file"] = [file.relative_path] * len(numbers)
+    rows["_line_number"] = list(numbers)
     table = text_table(rows, columns or header, header, loaded_at)
     log.info("%s: read %d rows, quarantined %d", file.relative_path, table.num_rows, len(quarantined))
     return table, quarantined

@@ -89,9 +89,12 @@ def to_arrow(records: Iterable[Quarantined], loaded_at: datetime) -> pa.Table:
 def quarantine_resource(records: Iterable[Quarantined] | Any, loaded_at: datetime):
     """The dlt resource of a source's quarantined records.
 
-    `records` is read when the resource runs, after the source's other resources (dlt evaluates
-    resources in order), so a list they append to while reading their files is complete by then.
-    It yields an empty Arrow table when nothing was quarantined, so the table is created anyway.
+    `records` must be complete before the pipeline runs: dlt extracts a source's resources
+    interleaved (round_robin), so a list the other resources append to while reading their files
+    may not be complete when this one runs. The sources find their quarantine while planning (CSV
+    and Stripe files are read in the source function, event files by `EventParse`). It yields an
+    empty Arrow table when nothing was quarantined: dlt still creates the table (tested in
+    tests/python/test_load_bad_input.py), so staging reads one shape whatever the drop holds.
     """
 
     @dlt.resource(

@@ -298,6 +298,32 @@ def test_memberships_table_exists_with_its_columns_without_a_file(tmp_path):
     assert {"user_id", "account_id", "role", "valid_from", "valid_to", "_source_file"} <= columns
 
 
+def test_a_warehouse_landed_before_the_quarantine_gets_its_tables_on_a_run_with_nothing_new(tmp_path):
+    """A warehouse landed by an earlier loader has no quarantined_records (and maybe no table of a
+    file that was absent): a later run over the same drop lands nothing but must still create them,
+    or staging fails on the missing relation."""
+    drop = _drop(tmp_path)
+    warehouse = tmp_path / "wh.duckdb"
+    _load(drop, warehouse, tmp_path)
+    con = duckdb.connect(str(warehouse))
+    for dataset in ("raw_crm", "raw_product"):
+        con.execute(f"drop table {dataset}.quarantined_records")
+        con.execute(f"delete from {dataset}._dlt_version")  # dlt's schema as the earlier loader stored it
+    con.execute("drop table raw_crm.health_overrides")
+    con.execute("alter table raw_crm.accounts drop column industry")
+    con.close()
+    shutil.rmtree(tmp_path / "dlt")  # and no local state either
+    result = _load(drop, warehouse, tmp_path)
+    assert result["files_loaded"] == []
+    for table in (
+        "raw_crm.quarantined_records",
+        "raw_product.quarantined_records",
+        "raw_crm.health_overrides",
+    ):
+        assert _query(warehouse, f"select count(*) from {table}") == [(0,)], table
+    assert "industry" in {row[0] for row in _query(warehouse, "describe raw_crm.accounts")}
+
+
 def test_a_file_landed_again_replaces_its_quarantined_rows(tmp_path):
     drop = _drop(tmp_path)
     accounts = drop / "crm/accounts.csv"
