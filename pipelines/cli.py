@@ -534,12 +534,15 @@ def _print_summary(settings: Settings, record: RunRecord) -> None:
     if record.unresolved_events is not None:
         out(f"unresolved events: {record.unresolved_events:,}")
     if record.reconciliation:
-        out("reconciliation (raw rows = staged + rejected):")
+        out("reconciliation (raw rows [+ quarantined by the loader] = staged + rejected):")
         for row in record.reconciliation:
             staged = "n/a" if row["staged_rows"] is None else f"{row['staged_rows']:,}"
             verdict = {True: "ok", False: "MISMATCH", None: "not staged"}[row["balanced"]]
             rejected = f"{row['rejected_rows']:,}"
-            out(f"  {row['raw_table']:44} {row['raw_rows']:>10,} = {staged} + {rejected}  {verdict}")
+            landed = f"{row['raw_rows']:>10,}"
+            if row.get("quarantined_rows"):
+                landed += f" + {row['quarantined_rows']:,}"
+            out(f"  {row['raw_table']:44} {landed} = {staged} + {rejected}  {verdict}")
     if record.freshness:
         out("freshness (age of the latest record of each checked table, by its own timestamp):")
         for row in record.freshness:

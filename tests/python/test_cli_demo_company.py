@@ -96,7 +96,8 @@ def test_each_bad_input_kind_is_quarantined_with_its_reason(demo):
 
 def test_every_source_table_reconciles(demo):
     out = demo["result"].stdout
-    section = out.split("reconciliation (raw rows = staged + rejected):")[1].split("elapsed:")[0]
+    section = out.split("reconciliation (raw rows [+ quarantined by the loader] = staged + rejected):")[1]
+    section = section.split("freshness")[0]
     lines = [line for line in section.splitlines() if line.strip()]
     assert lines, out
     assert not [line for line in lines if "MISMATCH" in line], section
