@@ -377,7 +377,10 @@ class EventParse:
                 p.line_number as _line_number,
                 {", ".join("p." + name for name in EVENT_FIELDS)},
                 case when p.is_object and p.message_id is not null then p.payload_hash end as _payload_hash,
-                case when not p.is_object or p.message_id is null then p.line end as raw_line,
+                -- kept where the line never reaches events: unreadable, or a duplicate delivery, whose
+                -- content (a conflicting one differs) is otherwise only a hash
+                case when not p.is_object or p.message_id is null or l.line_number is not null
+                    then p.line end as raw_line,
                 -- landing fact kept for staging: was the delivered line a JSON object at all?
                 p.is_object as _is_json_object,
                 cast('{loaded}' as timestamptz) as _loaded_at,

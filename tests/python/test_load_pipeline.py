@@ -174,6 +174,19 @@ def test_duplicate_message_ids_are_stored_once(baseline):
     assert json.loads(stored[0][2]) == {"report_id": "r1"}
 
 
+def test_a_duplicate_delivery_keeps_its_own_line_so_a_conflicting_one_is_not_lost(baseline):
+    _, warehouse, _ = baseline
+    rows = _query(
+        warehouse,
+        "select _line_number, raw_line from raw_product.event_deliveries where message_id = 'msg_001' order by 1",
+    )
+    assert rows[0][1] is None  # the stored copy is in events
+    kept = [json.loads(line) for _, line in rows[1:]]
+    assert [m["messageId"] for m in kept] == ["msg_001", "msg_001"]
+    assert kept[0]["properties"] == {"report_id": "r1"}  # the identical copy
+    assert kept[1]["properties"] != {"report_id": "r1"}  # the conflicting content survives
+
+
 def test_bad_lines_keep_raw_line_and_never_reach_events(baseline):
     _, warehouse, _ = baseline
     rows = _query(
