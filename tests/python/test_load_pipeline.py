@@ -178,7 +178,8 @@ def test_a_duplicate_delivery_keeps_its_own_line_so_a_conflicting_one_is_not_los
     _, warehouse, _ = baseline
     rows = _query(
         warehouse,
-        "select _line_number, raw_line from raw_product.event_deliveries where message_id = 'msg_001' order by 1",
+        "select _line_number, raw_line from raw_product.event_deliveries "
+        "where message_id = 'msg_001' order by 1",
     )
     assert rows[0][1] is None  # the stored copy is in events
     kept = [json.loads(line) for _, line in rows[1:]]
