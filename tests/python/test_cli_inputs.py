@@ -252,3 +252,125 @@ def test_old_events_block_a_publish_unless_the_run_is_as_of_a_past_date(tmp_path
     )
     assert replay.returncode == 0, replay.stdout + replay.stderr[-4000:]
     assert "product.events" in replay.stdout and "days old" in replay.stdout
+
+
+def write_billing_as_sent_today(drop: Path, accounts: int, last_day: datetime) -> dict[str, float]:
+    """Stripe objects as the API sends them from 2025-03-31 on: the current period on subscription
+    items, invoice lines with `parent.subscription_item_details` and `pricing.price_details.price` as
+    an id (no `price`, no `currency`, no `subscription_item` on the line), and the prices in
+    `billing/prices.jsonl`. Returns the ARR each account should get."""
+    billing = drop / "billing"
+    billing.mkdir(parents=True, exist_ok=True)
+    period_start = int((last_day - timedelta(days=10)).timestamp())
+    period_end = int((last_day + timedelta(days=20)).timestamp())
+    price = {
+        "id": "price_seat_m",
+        "object": "price",
+        "currency": "usd",
+        "unit_amount": 5000,
+        "type": "recurring",
+        "recurring": {"interval": "month", "interval_count": 1},
+        "metadata": {"kind": "seat"},
+    }
+    customers, subscriptions, invoices, expected = [], [], [], {}
+    for a in range(1, accounts + 1):
+        seats = a + 1
+        customers.append({"id": f"cus_{a}", "object": "customer", "created": period_start, "name": f"Co {a}"})
+        subscriptions.append(
+            {
+                "id": f"sub_{a}",
+                "object": "subscription",
+                "customer": f"cus_{a}",
+                "status": "active",
+                "created": period_start,
+                "start_date": period_start,
+                "items": {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": f"si_{a}",
+                            "object": "subscription_item",
+                            "price": price,
+                            "quantity": seats,
+                            "current_period_start": period_start,
+                            "current_period_end": period_end,
+                        }
+                    ],
+                },
+            }
+        )
+        invoices.append(
+            {
+                "id": f"in_{a}",
+                "object": "invoice",
+                "customer": f"cus_{a}",
+                "status": "paid",
+                "currency": "usd",
+                "total": 5000 * seats,
+                "amount_paid": 5000 * seats,
+                "created": period_start,
+                "parent": {
+                    "type": "subscription_details",
+                    "subscription_details": {"subscription": f"sub_{a}"},
+                },
+                "lines": {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": f"il_{a}",
+                            "object": "line_item",
+                            "amount": 5000 * seats,
+                            "quantity": seats,
+                            "period": {"start": period_start, "end": period_end},
+                            "parent": {
+                                "type": "subscription_item_details",
+                                "subscription_item_details": {"subscription": f"sub_{a}", "proration": False},
+                            },
+                            "pricing": {"type": "price_details", "price_details": {"price": "price_seat_m"}},
+                        }
+                    ],
+                },
+            }
+        )
+        expected[f"acc_{a:03d}"] = 50.0 * seats * 12
+    for name, objects in (
+        ("customers", customers),
+        ("subscriptions", subscriptions),
+        ("invoices", invoices),
+        ("prices", [price]),
+    ):
+        text = "\n".join(json.dumps(obj) for obj in objects) + "\n"
+        (billing / f"{name}.jsonl").write_text(text, encoding="utf-8")
+    return expected
+
+
+@pytest.mark.slow
+def test_stripe_as_sent_today_publishes_with_its_arr_and_renewal_dates(tmp_path):
+    drop = tmp_path / "drop"
+    last_day = datetime.now(UTC) - timedelta(hours=6)
+    write_company(drop, last_day)
+    expected = write_billing_as_sent_today(drop, 6, last_day)
+    accounts = (drop / "crm" / "accounts.csv").read_text().splitlines()
+    linked = [accounts[0]] + [
+        line.replace(",,", f",cus_{int(line.split(',')[0][4:])},", 1) for line in accounts[1:]
+    ]
+    (drop / "crm" / "accounts.csv").write_text("\n".join(linked) + "\n", encoding="utf-8")
+    warehouse = tmp_path / "wh" / "health.duckdb"
+
+    result = _run("run", "--source-dir", str(drop), "--warehouse", str(warehouse))
+
+    assert result.returncode == 0, result.stdout + result.stderr[-4000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select account_id, cast(arr as double), has_billing, renewal_date from marts.dim_accounts"
+        ).fetchall()
+        rejected = con.execute("select count(*) from quality.rejected_records").fetchone()[0]
+        history = con.execute(
+            "select count(*), sum(cast(line_mrr as double) * 12), count(billing_interval) "
+            "from intermediate.int_recurring_invoice_lines_normalised"
+        ).fetchone()
+    assert {account: arr for account, arr, _, _ in rows} == expected
+    assert all(billed and renewal is not None for _, _, billed, renewal in rows)
+    assert rejected == 0
+    # the revenue history values every line from prices.jsonl, to the same ARR as the subscriptions
+    assert history == (6, sum(expected.values()), 6)
