@@ -3,8 +3,9 @@
 -- Automated CS activities (is_automated) never count as a touch.
 -- Incremental by day (issue 9; macros/cross_db/day_grain_incremental.sql): each row keeps a
 -- fingerprint of its day's CRM inputs (human touches and their sentiment, NPS responses, tickets
--- opened that day with their close dates); a run finds the first account-day whose fingerprint
--- changed (a new day, an edited or late CRM row, a ticket closed: its opening day changes), re-reads
+-- opened that day with their close dates, the account's first ticket once opened); a run finds the
+-- first account-day whose fingerprint changed (a new day, an edited or late CRM row, a ticket
+-- closed: its opening day changes), re-reads
 -- the 180 days before it for the 90- and 180-day windows, carries the last human touch from the
 -- built rows before that, and replaces the days from the changed one on. output_fingerprint (the
 -- row's values) is what int_health_components_scored compares. A table on Spark.
@@ -110,6 +111,17 @@ tickets_opened_daily as (
 
 ),
 
+-- support_score is unknown until the account's first ticket: read from every ticket, not the re-read stretch
+first_tickets as (
+
+    select
+        account_id,
+        min(opened_date) as first_ticket_opened_date
+    from support_tickets
+    group by account_id
+
+),
+
 -- Every account-day with its CRM inputs (null where it had none): the fingerprint reads them all,
 -- the re-read stretch the days from its start.
 day_inputs as (
@@ -125,7 +137,11 @@ day_inputs as (
         tickets_opened_daily.tickets_opened,
         tickets_opened_daily.tickets_closed,
         tickets_opened_daily.days_to_close_sum,
-        tickets_opened_daily.last_closed_date
+        tickets_opened_daily.last_closed_date,
+        case
+            when first_tickets.first_ticket_opened_date <= all_days.date_day
+                then first_tickets.first_ticket_opened_date
+        end as first_ticket_opened_date
     from all_days
     left join human_touches_daily
         on
@@ -139,6 +155,8 @@ day_inputs as (
         on
             all_days.account_id = tickets_opened_daily.account_id
             and all_days.date_day = tickets_opened_daily.opened_date
+    left join first_tickets
+        on all_days.account_id = first_tickets.account_id
 
 ),
 
@@ -150,7 +168,9 @@ current_inputs as (
         {{ day_grain_fingerprint([
             'human_touches', 'sentiment_points', 'sentiment_touches', 'nps_score_sum', 'nps_responses',
             'tickets_opened', 'tickets_closed', 'days_to_close_sum', 'last_closed_date',
-        ]) }} as input_fingerprint
+            'first_ticket_opened_date',
+        ]) }} as input_fingerprint,
+        first_ticket_opened_date
     from day_inputs
 
 ),
@@ -294,6 +314,7 @@ final as (
                     / (rolled.nps_responses_180d - rolled.nps_responses_90d)
         end as avg_nps_prior_90d,
         rolled.tickets_opened_30d,
+        current_inputs.first_ticket_opened_date,
         coalesce(open_tickets.open_tickets, 0) as open_tickets,
         coalesce(open_tickets.oldest_open_ticket_age_days, 0) as oldest_open_ticket_age_days,
         current_inputs.input_fingerprint
@@ -317,8 +338,8 @@ select
     *,
     {{ day_grain_fingerprint([
         'last_human_touch_date', 'human_touches_90d', 'avg_sentiment_points_90d', 'avg_nps_180d',
-        'avg_nps_last_90d', 'avg_nps_prior_90d', 'tickets_opened_30d', 'open_tickets',
-        'oldest_open_ticket_age_days',
+        'avg_nps_last_90d', 'avg_nps_prior_90d', 'tickets_opened_30d', 'first_ticket_opened_date',
+        'open_tickets', 'oldest_open_ticket_age_days',
     ]) }} as output_fingerprint,
     -- the run that wrote the row: data tests check the latest write's rows (macros/tests/rewritten_rows.sql)
     {{ built_at_column() }} as _built_at

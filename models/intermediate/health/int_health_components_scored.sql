@@ -1,6 +1,7 @@
 -- One row per account per day: the component scores (0-100), the usage, relationship and health
 -- composites and the quadrant, under the scoring config selected by var('scoring_config_version').
--- Every formula is spelled out in _health__models.yml; DECISIONS.md says why.
+-- Every formula is spelled out in _health__models.yml; DECISIONS.md says why. A component with no
+-- data is null and drops out of its composite (its weight goes to the components with data).
 -- Incremental by day (issue 9; macros/cross_db/day_grain_incremental.sql): each row keeps a
 -- fingerprint of its inputs - its usage and CS signals, the account's segment and creation date,
 -- the selected scoring config (every seed row of the version) - and a run rescoring the days from
@@ -17,6 +18,34 @@
 }}
 {#- scores as decimal(5,1), not numeric(28,1): 128-bit decimals are slow to read (macros/narrow_types.sql) #}
 {%- set round_1 = round_score("{expr}") | string %}
+{#- each composite: its (weight, component) pairs; a weighted mean over the components that have data #}
+{%- set composites = {
+    'usage_score': [
+        ('usage_recency_weight', 'recency_score'), ('usage_adoption_weight', 'adoption_score'),
+        ('usage_depth_weight', 'depth_score'), ('usage_breadth_weight', 'breadth_score'),
+    ],
+    'relationship_score': [
+        ('relationship_nps_weight', 'nps_score'), ('relationship_support_weight', 'support_score'),
+        ('relationship_cs_engagement_weight', 'cs_engagement_score'),
+        ('relationship_sentiment_weight', 'sentiment_score'),
+    ],
+    'health_score': [
+        ('health_recency_weight', 'recency_score'), ('health_adoption_weight', 'adoption_score'),
+        ('health_depth_weight', 'depth_score'), ('health_breadth_weight', 'breadth_score'),
+        ('health_cs_engagement_weight', 'cs_engagement_score'),
+    ],
+} %}
+{%- set composite_exprs = {} %}
+{%- for composite, pairs in composites.items() %}
+    {%- set weighted_sum = [] %}
+    {%- set weight_with_data = [] %}
+    {%- for weight, component in pairs %}
+        {%- do weighted_sum.append("coalesce(" ~ weight ~ " * " ~ component ~ ", 0)") %}
+        {%- do weight_with_data.append("case when " ~ component ~ " is not null then " ~ weight ~ " else 0 end") %}
+    {%- endfor %}
+    {%- do composite_exprs.update({composite: "(" ~ weighted_sum | join("\n            + ") ~ ")\n            / nullif("
+        ~ weight_with_data | join("\n            + ") ~ ", 0)"}) %}
+{%- endfor %}
 {%- set key_feature_events_per_user %}
         case
             when usage_signals.active_users_30d > 0
@@ -39,13 +68,24 @@ cs_signals as (
 
 ),
 
+-- Stripe customers landed: an account whose customer is among them has known seats
+billed_customers as (
+
+    select distinct stripe_customer_id from {{ ref('stg_stripe__customers') }}
+
+),
+
 accounts as (
 
     select
-        account_id,
-        segment,
-        cast(created_at as date) as created_date
-    from {{ ref('stg_crm__accounts') }}
+        crm_accounts.account_id,
+        crm_accounts.segment,
+        cast(crm_accounts.created_at as date) as created_date,
+        -- as dim_accounts: an account whose Stripe customer is landed has known seats (maybe 0)
+        billed_customers.stripe_customer_id is not null as has_billing
+    from {{ ref('stg_crm__accounts') }} as crm_accounts
+    left join billed_customers
+        on crm_accounts.stripe_customer_id = billed_customers.stripe_customer_id
 
 ),
 
@@ -73,7 +113,8 @@ current_inputs as (
         usage_signals.date_day,
         {{ day_grain_fingerprint([
             'usage_signals.output_fingerprint', 'cs_signals.output_fingerprint',
-            'accounts.segment', 'accounts.created_date', 'config_fingerprint.config_fingerprint',
+            'accounts.segment', 'accounts.created_date', 'accounts.has_billing',
+            'config_fingerprint.config_fingerprint',
         ]) }} as input_fingerprint
     from usage_signals
     inner join accounts
@@ -120,9 +161,11 @@ joined as (
         usage_signals.account_id,
         usage_signals.date_day,
         accounts.created_date,
-        usage_signals.licensed_seats,
+        accounts.has_billing,
+        -- seats nobody knows are unknown, not 0
+        case when accounts.has_billing then usage_signals.licensed_seats end as licensed_seats,
         usage_signals.active_users_30d,
-        usage_signals.active_user_ratio_30d,
+        case when accounts.has_billing then usage_signals.active_user_ratio_30d end as active_user_ratio_30d,
         usage_signals.last_active_date,
         usage_signals.source_last_event_date,
         usage_signals.key_feature_events_30d,
@@ -137,6 +180,7 @@ joined as (
         cs_signals.avg_nps_last_90d,
         cs_signals.avg_nps_prior_90d,
         cs_signals.tickets_opened_30d,
+        cs_signals.first_ticket_opened_date,
         cs_signals.open_tickets,
         cs_signals.oldest_open_ticket_age_days,
         -- inactivity is counted up to the source's last event day: a stale source costs nobody recency
@@ -189,50 +233,45 @@ components_scored as (
         -- depth: percentile of key-feature events per active user among same-segment accounts that day
         {{ round_1.format(expr="case when key_feature_events_per_active_user_30d > 0
             then 100 * depth_cume_dist else 0 end") }} as depth_score,
-        -- breadth: active users 30d over licensed seats, full marks at breadth_target_ratio
-        {{ round_1.format(expr="100 * least(active_user_ratio_30d / breadth_target_ratio, 1)") }}
+        -- breadth: active users 30d over licensed seats, full marks at breadth_target_ratio; null when
+        -- the seats are unknown (no billing), 0 when billing knows of no seat
+        {{ round_1.format(expr="case when has_billing
+            then 100 * least(coalesce(active_user_ratio_30d, 0) / breadth_target_ratio, 1) end") }}
             as breadth_score,
-        -- CS engagement: recency of the last human touch (decay) and frequency of human touches in 90 days
-        {{ round_1.format(expr="100 * (
-            cs_recency_share * case when last_human_touch_date is null then 0
-                else power(0.5, days_since_human_touch / cs_touch_half_life_days) end
+        -- CS engagement: recency of the last human touch (decay) and frequency of human touches in 90 days;
+        -- null until the first human touch (no CS record is not a neglected account)
+        {{ round_1.format(expr="case when last_human_touch_date is not null then 100 * (
+            cs_recency_share * power(0.5, days_since_human_touch / cs_touch_half_life_days)
             + (1 - cs_recency_share) * least(coalesce(human_touches_90d, 0) / cs_touch_target_90d, 1)
-        )") }} as cs_engagement_score,
-        -- NPS: level (180-day average x 10) plus the trend of the last 90 days over the 90 before
-        {{ round_1.format(expr="case when avg_nps_180d is null then nps_missing_score
-            else greatest(0, least(100,
+        ) end") }} as cs_engagement_score,
+        -- NPS: level (180-day average x 10) plus the trend of the last 90 days over the 90 before;
+        -- null without an answer in 180 days
+        {{ round_1.format(expr="case when avg_nps_180d is not null then greatest(0, least(100,
                 10 * avg_nps_180d
                 + coalesce((avg_nps_last_90d - avg_nps_prior_90d) * nps_trend_points_per_nps_point, 0)
             )) end") }} as nps_score,
-        -- support friction: tickets opened in 30 days and the age of the oldest open ticket cost points
-        {{ round_1.format(expr="greatest(0,
+        -- support friction: tickets opened in 30 days and the age of the oldest open ticket cost points;
+        -- null until the account's first ticket (a support record that never existed says nothing)
+        {{ round_1.format(expr="case when first_ticket_opened_date is not null then greatest(0,
             100
             - coalesce(tickets_opened_30d, 0) * support_ticket_penalty
             - coalesce(oldest_open_ticket_age_days, 0) * open_ticket_age_penalty_per_day
-        )") }} as support_score,
-        -- CSM sentiment: average of human touches' sentiment in 90 days (positive 100 / neutral 50 / negative 0)
-        {{ round_1.format(expr="coalesce(avg_sentiment_points_90d, sentiment_missing_score)") }} as sentiment_score
+        ) end") }} as support_score,
+        -- CSM sentiment: average of human touches' sentiment in 90 days (positive 100 / neutral 50 /
+        -- negative 0); null when no touch in 90 days carries one
+        {{ round_1.format(expr="avg_sentiment_points_90d") }} as sentiment_score
     from joined
 
 ),
 
 composites_scored as (
 
+    -- each: sum(w x s) / sum(w) over the components with data; null when none has data
     select
         *,
-        {{ round_1.format(expr="usage_recency_weight * recency_score
-            + usage_adoption_weight * adoption_score
-            + usage_depth_weight * depth_score
-            + usage_breadth_weight * breadth_score") }} as usage_score,
-        {{ round_1.format(expr="relationship_nps_weight * nps_score
-            + relationship_support_weight * support_score
-            + relationship_cs_engagement_weight * cs_engagement_score
-            + relationship_sentiment_weight * sentiment_score") }} as relationship_score,
-        {{ round_1.format(expr="health_recency_weight * recency_score
-            + health_adoption_weight * adoption_score
-            + health_depth_weight * depth_score
-            + health_breadth_weight * breadth_score
-            + health_cs_engagement_weight * cs_engagement_score") }} as health_score
+        {{ round_1.format(expr=composite_exprs['usage_score']) }} as usage_score,
+        {{ round_1.format(expr=composite_exprs['relationship_score']) }} as relationship_score,
+        {{ round_1.format(expr=composite_exprs['health_score']) }} as health_score
     from components_scored
 
 ),
@@ -256,13 +295,21 @@ final as (
         usage_score,
         relationship_score,
         health_score,
+        -- an axis with no data is unknown, never high or low: no quadrant then
         case
+            when usage_score is null or relationship_score is null then null
             when usage_score >= quadrant_usage_threshold and relationship_score >= quadrant_relationship_threshold
                 then 'Champions'
             when usage_score >= quadrant_usage_threshold then 'Frustrated Power Users'
             when relationship_score >= quadrant_relationship_threshold then 'Relationship-Dependent'
             else 'Churn Risk'
         end as quadrant,
+        case
+            when usage_score is null and relationship_score is null then 'both_unknown'
+            when usage_score is null then 'usage_unknown'
+            when relationship_score is null then 'relationship_unknown'
+            else 'assigned'
+        end as quadrant_status,
         case
             when account_age_days < min_account_age_days then 'account_too_new'
             when source_last_event_date is null or days_since_source_event >= source_stale_days
@@ -273,6 +320,7 @@ final as (
         account_age_days,
         last_active_date,
         last_human_touch_date,
+        has_billing,
         licensed_seats,
         active_users_30d,
         active_user_ratio_30d,
@@ -284,6 +332,7 @@ final as (
         avg_nps_last_90d,
         avg_nps_prior_90d,
         tickets_opened_30d,
+        first_ticket_opened_date,
         open_tickets,
         oldest_open_ticket_age_days,
         feature_gate_hits_30d,
@@ -317,12 +366,14 @@ select
         'relationship_score',
         'health_score',
         'quadrant',
+        'quadrant_status',
         'insufficient_data_reason',
         'days_since_active',
         'days_since_human_touch',
         'account_age_days',
         'last_active_date',
         'last_human_touch_date',
+        'has_billing',
         'licensed_seats',
         'active_users_30d',
         'active_user_ratio_30d',
@@ -334,6 +385,7 @@ select
         'avg_nps_last_90d',
         'avg_nps_prior_90d',
         'tickets_opened_30d',
+        'first_ticket_opened_date',
         'open_tickets',
         'oldest_open_ticket_age_days',
         'feature_gate_hits_30d',

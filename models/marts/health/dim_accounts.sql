@@ -143,6 +143,8 @@ final as (
         health_today.health_band,
         health_today.health_score_delta_30d,
         health_today.quadrant,
+        -- an account without a health row today has no quadrant for that reason
+        coalesce(health_today.quadrant_status, 'not_scored') as quadrant_status,
         previous_quadrants.previous_quadrant,
         coalesce(health_today.is_at_risk, false) as is_at_risk,
         coalesce(health_today.is_insufficient_data, false) as is_insufficient_data,

@@ -58,6 +58,18 @@ day_inputs as (
         all_overrides.override_expires_at,
         all_overrides.override_id is not null as has_override,
         coalesce(all_overrides.is_override_at_risk, false) as is_override_at_risk,
+        -- the summed health weights of the components with data: health_score's denominator
+        nullif(
+            case when all_components.recency_score is not null then all_components.health_recency_weight else 0 end
+            + case when all_components.adoption_score is not null then all_components.health_adoption_weight else 0 end
+            + case when all_components.depth_score is not null then all_components.health_depth_weight else 0 end
+            + case when all_components.breadth_score is not null then all_components.health_breadth_weight else 0 end
+            + case
+                when all_components.cs_engagement_score is not null then all_components.health_cs_engagement_weight
+                else 0
+            end,
+            0
+        ) as health_weight_with_data,
         -- all_components.* brings the components' own fingerprints: this one is the mart row's
         {{ day_grain_fingerprint([
             'all_components.output_fingerprint', 'all_overrides.override_id',
@@ -97,7 +109,26 @@ banded as (
             when day_inputs.health_score < {{ var('at_risk_threshold') }} then 'at_risk'
             when day_inputs.health_score >= day_inputs.healthy_threshold then 'healthy'
             else 'neutral'
-        end as health_band
+        end as health_band,
+        -- each component's points in health_score: weight x score over the weights of the components
+        -- with data that day (0 without data), so the five always add up to health_score
+        coalesce(
+            day_inputs.health_recency_weight * day_inputs.recency_score / day_inputs.health_weight_with_data, 0
+        ) as recency_health_points,
+        coalesce(
+            day_inputs.health_adoption_weight * day_inputs.adoption_score / day_inputs.health_weight_with_data, 0
+        ) as adoption_health_points,
+        coalesce(
+            day_inputs.health_depth_weight * day_inputs.depth_score / day_inputs.health_weight_with_data, 0
+        ) as depth_health_points,
+        coalesce(
+            day_inputs.health_breadth_weight * day_inputs.breadth_score / day_inputs.health_weight_with_data, 0
+        ) as breadth_health_points,
+        coalesce(
+            day_inputs.health_cs_engagement_weight * day_inputs.cs_engagement_score
+            / day_inputs.health_weight_with_data,
+            0
+        ) as cs_engagement_health_points
     from day_inputs
     cross join reprocess_window
     where day_inputs.date_day >= {{ dbt.dateadd('day', -30, 'reprocess_window.reprocess_from_date') }}
@@ -110,18 +141,18 @@ compared as (
     select
         today.*,
         today.health_score - earlier.health_score as health_score_delta_30d,
-        cast(today.health_recency_weight * (today.recency_score - earlier.recency_score) as {{ type_double() }})
+        -- the change of each component's points in health_score: with the same components having
+        -- data on both days this is weight x score change; a component gaining or losing data also
+        -- moves the others' points (their weights are redistributed)
+        cast(today.recency_health_points - earlier.recency_health_points as {{ type_double() }})
             as recency_contribution_30d,
-        cast(today.health_adoption_weight * (today.adoption_score - earlier.adoption_score) as {{ type_double() }})
+        cast(today.adoption_health_points - earlier.adoption_health_points as {{ type_double() }})
             as adoption_contribution_30d,
-        cast(today.health_depth_weight * (today.depth_score - earlier.depth_score) as {{ type_double() }})
+        cast(today.depth_health_points - earlier.depth_health_points as {{ type_double() }})
             as depth_contribution_30d,
-        cast(today.health_breadth_weight * (today.breadth_score - earlier.breadth_score) as {{ type_double() }})
+        cast(today.breadth_health_points - earlier.breadth_health_points as {{ type_double() }})
             as breadth_contribution_30d,
-        cast(
-            today.health_cs_engagement_weight * (today.cs_engagement_score - earlier.cs_engagement_score)
-            as {{ type_double() }}
-        )
+        cast(today.cs_engagement_health_points - earlier.cs_engagement_health_points as {{ type_double() }})
             as cs_engagement_contribution_30d,
         -- how much the override moved the CSM-adjusted reading beyond the computed move
         cast(
@@ -163,6 +194,7 @@ final as (
         health_score,
         health_band,
         quadrant,
+        quadrant_status,
         insufficient_data_reason is not null as is_insufficient_data,
         insufficient_data_reason,
         coalesce(

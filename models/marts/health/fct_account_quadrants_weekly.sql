@@ -25,7 +25,8 @@ health_daily as (
         relationship_score,
         health_score,
         health_band,
-        quadrant
+        quadrant,
+        quadrant_status
     from {{ ref('fct_account_health_daily') }}
     {% if is_incremental() %}
         -- the latest stored week may have been partial: rebuild it and every week after it
@@ -56,7 +57,8 @@ final as (
         relationship_score,
         health_score,
         health_band,
-        quadrant
+        quadrant,
+        quadrant_status
     from week_ends
     where day_rank = 1
 

@@ -47,6 +47,7 @@ final as (
             and to_quadrant in ('Frustrated Power Users', 'Churn Risk')
         ) as is_relationship_drop
     from compared
+    -- a week with an unknown (null) quadrant is no move, neither into it nor out of it
     where from_quadrant is not null and from_quadrant <> to_quadrant
 
 )

@@ -71,6 +71,8 @@ quadrant_members as (
         on health_daily.date_day = as_of.as_of_date
     inner join paying_accounts
         on health_daily.account_id = paying_accounts.account_id
+    -- an account whose quadrant is unknown belongs to no quadrant's cohort
+    where health_daily.quadrant is not null
 ),
 
 -- Used in the window: the window_days days ending on the as-of date, that day included.
