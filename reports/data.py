@@ -950,6 +950,7 @@ ACCOUNT_COLUMNS = (
     "health_band",
     "health_score_delta_30d",
     "quadrant",
+    "quadrant_status",
     "previous_quadrant",
     "is_at_risk",
     "has_override",

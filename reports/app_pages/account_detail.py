@@ -39,10 +39,15 @@ def _not_published(name: str) -> None:
     st.info(f"Not published in this warehouse yet ({name}).")
 
 
+# an axis with no data leaves the quadrant unknown: say why rather than print a blank
+quadrant = account["quadrant"]
+if quadrant is None or pd.isna(quadrant):
+    quadrant = "unknown (" + str(account.get("quadrant_status") or "not scored").replace("_", " ") + ")"
+
 st.header(f"{account['account_name']}  ·  {account['account_id']}")
 st.caption(
     f"Segment **{account['segment']}** · CSM **{account['csm_owner']}** · "
-    f"Subscription **{account['subscription_status']}** · Quadrant **{account['quadrant']}** "
+    f"Subscription **{account['subscription_status']}** · Quadrant **{quadrant}** "
     f"(previously {account['previous_quadrant'] or '—'}) · Health band **{account['health_band']}**"
 )
 
@@ -63,7 +68,7 @@ metrics[0].metric(
 )
 metrics[1].metric("Usage score", ui.number(account["usage_score"]))
 metrics[2].metric("Relationship score", ui.number(account["relationship_score"]))
-metrics[3].metric("Quadrant", str(account["quadrant"]))
+metrics[3].metric("Quadrant", quadrant)
 
 money = st.columns(4)
 money[0].metric("ARR", ui.money(account["arr"]))

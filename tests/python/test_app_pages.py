@@ -177,6 +177,28 @@ def test_account_detail_shows_the_requested_account(warehouse):
     assert len(app.get("vega_lite_chart")) == 4 + (1 if has_nps else 0)
 
 
+def test_account_detail_says_why_a_quadrant_is_unknown(monkeypatch, tmp_path):
+    path = copy_warehouse(tmp_path / "health.duckdb")
+    connection = duckdb.connect(str(path))
+    try:
+        account_id = connection.execute("select min(account_id) from marts.dim_accounts").fetchone()[0]
+        connection.execute(
+            "update marts.dim_accounts set quadrant = null, relationship_score = null, "
+            "quadrant_status = 'relationship_unknown' where account_id = ?",
+            [account_id],
+        )
+    finally:
+        connection.close()
+    monkeypatch.setenv(data.WAREHOUSE_ENV, str(path))
+    data.clear_cache()
+    app = open_page("account_detail", account_id=account_id)
+    shown = metrics(app)
+    assert shown["Quadrant"] == "unknown (relationship unknown)"
+    assert shown["Relationship score"] == ui.number(None)
+    assert "Quadrant **unknown (relationship unknown)**" in texts(app)
+    assert "None" not in texts(app)
+
+
 def _features_table(app: AppTest) -> pd.DataFrame:
     tables = [frame.value for frame in app.dataframe if "is_adopted_30d" in frame.value.columns]
     assert len(tables) == 1, [frame.value.columns.tolist() for frame in app.dataframe]
