@@ -58,7 +58,8 @@ def demo(tmp_path_factory) -> dict:
     drop = root / "drop"
     manifest = generate(drop, accounts=60, days=60, seed=7, end_date="2026-06-30", progress=False)
     warehouse = root / "wh" / "health.duckdb"
-    result = _run(["run", "--source-dir", str(drop), "--warehouse", str(warehouse)])
+    # the company's data ends on 2026-06-30: a replay of that day, whose freshness against today only warns
+    result = _run(["run", "--source-dir", str(drop), "--warehouse", str(warehouse), "--as-of", "2026-06-30"])
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     return {"root": root, "drop": drop, "warehouse": warehouse, "manifest": manifest, "result": result}
 
@@ -72,11 +73,17 @@ def test_run_publishes_every_contract_mart(demo):
     }
     assert "dim_accounts" in tables
     assert _query(demo["warehouse"], "select count(*) from marts.dim_accounts")[0][0] > 0
-    # Issue 4: on the demo company all four quadrants are populated and every account has one.
-    quadrants = {
-        row[0] for row in _query(demo["warehouse"], "select distinct quadrant from marts.dim_accounts")
-    }
+    # On the demo company all four quadrants are populated; an account without one has an axis with no
+    # data (no NPS, sentiment, CS touch or ticket yet), and its quadrant_status says which.
+    rows = _query(
+        demo["warehouse"], "select quadrant, quadrant_status, count(*) from marts.dim_accounts group by 1, 2"
+    )
+    quadrants = {quadrant for quadrant, _, _ in rows if quadrant is not None}
     assert quadrants == {"Champions", "Frustrated Power Users", "Relationship-Dependent", "Churn Risk"}
+    assert {status for quadrant, status, _ in rows if quadrant is not None} == {"assigned"}
+    unknown = {status: n for quadrant, status, n in rows if quadrant is None}
+    assert set(unknown) <= {"relationship_unknown", "usage_unknown", "both_unknown", "not_scored"}, unknown
+    assert sum(unknown.values()) < sum(n for _, _, n in rows) / 4, rows  # the demo has CS data for most
     assert f"published: {demo['warehouse']}" in demo["result"].stdout
 
 
@@ -115,7 +122,11 @@ def test_second_run_is_identical_and_a_rejected_share_above_the_limit_blocks_pub
     wh = demo["warehouse"]
     before = hashlib.sha256(wh.read_bytes()).hexdigest()
     result = _run(
-        ["run", "--source-dir", str(demo["drop"]), "--warehouse", str(wh), "--max-rejected-share", "0"]
+        [
+            "run",
+            *("--source-dir", str(demo["drop"]), "--warehouse", str(wh)),
+            *("--as-of", "2026-06-30", "--max-rejected-share", "0"),
+        ]
     )
     assert result.returncode == 1, result.stdout[-5000:] + result.stderr[-5000:]
     assert "failed step: quality" in result.stdout

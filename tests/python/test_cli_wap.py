@@ -134,7 +134,8 @@ def make_project(root: Path) -> Path:
 
 
 def make_drop(root: Path, accounts: int = 20, bad: int = 1, name: str = "drop") -> Path:
-    """A CRM-only file drop: `accounts` valid accounts plus `bad` with an unknown segment."""
+    """A file drop of `accounts` valid accounts plus `bad` with an unknown segment, and the one product
+    event a run requires (the small project here reads only the accounts)."""
     drop = root / name
     (drop / "crm").mkdir(parents=True)
     segments = ["smb", "mid_market", "enterprise"]
@@ -146,6 +147,10 @@ def make_drop(root: Path, accounts: int = 20, bad: int = 1, name: str = "drop") 
             f"cus_{i:05d},2026-01-{(i % 28) + 1:02d}T00:00:00+00:00"
         )
     (drop / "crm" / "accounts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (drop / "product" / "events").mkdir(parents=True)
+    event = '{"messageId": "m1", "type": "track", "userId": "u1", "event": "login", '
+    event += '"timestamp": "2026-01-02T00:00:00Z", "context": {"groupId": "acc_00001"}}'
+    (drop / "product" / "events" / "part-0001.jsonl").write_text(event + "\n", encoding="utf-8")
     return drop
 
 
@@ -257,7 +262,8 @@ def test_run_publishes_with_summary_and_run_log(published):
 def test_summary_reports_landed_rejected_reconciliation_and_steps(template):
     out = template["stdout"]
     assert "raw_crm.accounts" in out.split("rows landed:")[1].split("records rejected")[0]
-    assert "records rejected: 1 (4.76% of raw rows; limit 5.00%)" in out
+    # 21 account rows and the one delivered event
+    assert "records rejected: 1 (4.55% of raw rows; limit 5.00%)" in out
     assert "unknown_segment" in out
     assert "21 = 20 + 1  ok" in out  # reconciliation of raw_crm.accounts
     steps = out.split("elapsed:")[1]
