@@ -76,13 +76,13 @@ bench: $(STAMP) ## Benchmark ladder (SIZE=small|medium|large|all); results in be
 	$(BIN)/python -m benchmarks.run --size "$(SIZE)"
 
 lint: $(STAMP) ## ruff (Python) and sqlfluff with the dbt templater (SQL)
-	$(BIN)/ruff check pipelines reports tests benchmarks
-	$(BIN)/ruff format --check pipelines reports tests benchmarks
+	$(BIN)/ruff check pipelines reports tests benchmarks examples
+	$(BIN)/ruff format --check pipelines reports tests benchmarks examples
 	ACCOUNT_HEALTH_BUILD_DB=$$(mktemp -d)/lint.duckdb $(BIN)/sqlfluff lint models tests analyses
 
 format: $(STAMP) ## Apply ruff's formatter and fixes
-	$(BIN)/ruff check --fix pipelines reports tests benchmarks
-	$(BIN)/ruff format pipelines reports tests benchmarks
+	$(BIN)/ruff check --fix pipelines reports tests benchmarks examples
+	$(BIN)/ruff format pipelines reports tests benchmarks examples
 
 clean: ## Remove build output, generated data and the local warehouse (keeps .venv)
 	rm -rf target logs dbt_packages test-artifacts data warehouse/*.duckdb warehouse/*.wal warehouse/runs
