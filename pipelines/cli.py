@@ -228,7 +228,8 @@ def read_freshness(path: Path) -> list[dict]:
             {
                 "source": ".".join(result.get("unique_id", "?").split(".")[-2:]),
                 "max_loaded_at": latest,
-                "age_hours": None if age is None else round(age / 3600, 1),
+                # a record stamped later today (a clock ahead, a day not over) is fresh, not negative
+                "age_hours": None if age is None else round(max(age, 0) / 3600, 1),
                 "status": str(result.get("status", "")).lower(),
             }
         )
