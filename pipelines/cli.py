@@ -204,6 +204,8 @@ def step_freshness(settings: Settings, record: RunRecord, run_dir: Path, common:
     if outcome.exception or any(f["status"] != "error" for f in outcome.failures):
         raise wap.PublishError("freshness", outcome.describe())
     if stale and settings.as_of:
+        for row in stale:
+            row["status"] = f"error, not enforced: as of {settings.as_of}"
         logger.warning(
             "freshness: %s older than allowed against today; not blocking, the run is as of %s",
             ", ".join(row["source"] for row in stale),
