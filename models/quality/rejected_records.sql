@@ -64,7 +64,7 @@ rejections as (
         {%- if model == 'base_product__events' and events_condition %}
             and {{ events_condition }}
         {%- endif %}
-            union all
+        union all
     {%- endfor %}
     {%- for source_system, model in quarantine_models %}
         -- rewritten on every run, like the small tables' rejections (a few rows)

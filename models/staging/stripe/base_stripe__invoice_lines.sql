@@ -55,7 +55,7 @@ item_prices_ranked as (
         price_kind,
         row_number() over (
             partition by stripe_price_id
-            order by loaded_at desc, stripe_subscription_item_id
+            order by loaded_at desc, stripe_subscription_item_id asc
         ) as price_rank
     from {{ ref('base_stripe__subscription_items') }}
     where stripe_price_id is not null and rejection_reason is null
@@ -103,12 +103,12 @@ typed as (
             {{ column_or_null('stripe', lines, 'proration', boolean_type, 'source') }},
             -- 2025+: the flag is in the details the parent type names
             case {{ column_or_null('stripe', lines, 'parent__type', string_type, 'source') }}
-                when 'subscription_item_details' then
-                    {{ column_or_null(
+                when 'subscription_item_details'
+                    then {{ column_or_null(
                         'stripe', lines, 'parent__subscription_item_details__proration', boolean_type, 'source'
                     ) }}
-                when 'invoice_item_details' then
-                    {{ column_or_null(
+                when 'invoice_item_details'
+                    then {{ column_or_null(
                         'stripe', lines, 'parent__invoice_item_details__proration', boolean_type, 'source'
                     ) }}
             end,
