@@ -1,8 +1,9 @@
-"""What the pytest files share for running dbt on a scratch warehouse."""
+"""What the pytest files share for running dbt on a scratch warehouse, and the CLI in a subprocess."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -11,6 +12,21 @@ import pandas as pd
 from pipelines.dbt_runner import invoke
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli_env() -> dict[str, str]:
+    """The environment of an `account-health` subprocess: this repository's code, telemetry off, and
+    none of the caller's ACCOUNT_HEALTH_* paths (a test names its own folders)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ACCOUNT_HEALTH_")}
+    env.update(
+        {
+            "PYTHONPATH": str(REPO_ROOT),
+            "DO_NOT_TRACK": "1",
+            "RUNTIME__DLTHUB_TELEMETRY": "false",
+            "GX_ANALYTICS_ENABLED": "False",
+        }
+    )
+    return env
 
 
 def dbt_build(tmp: Path, db: Path, *args: str) -> None:

@@ -7,13 +7,13 @@ the GX audit, the publish. Asserts what CONTRACT section 1b and section 4 promis
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_support import cli_env
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "pipelines.cli"]
@@ -24,19 +24,9 @@ pytestmark = pytest.mark.slow
 UNRESOLVED_REASONS = {"unknown_account"}
 
 
-def _env() -> dict:
-    env = dict(os.environ)
-    for key in ("ACCOUNT_HEALTH_SOURCE_DIR", "ACCOUNT_HEALTH_WAREHOUSE", "ACCOUNT_HEALTH_BUILD_DB"):
-        env.pop(key, None)
-    env.pop("ACCOUNT_HEALTH_PROJECT_DIR", None)
-    env.update({"DO_NOT_TRACK": "1", "RUNTIME__DLTHUB_TELEMETRY": "false", "GX_ANALYTICS_ENABLED": "False"})
-    env["PYTHONPATH"] = str(REPO)
-    return env
-
-
 def _run(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*CLI, *args], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=1200, check=False
+        [*CLI, *args], cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=1200, check=False
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from dbt_support import cli_env
 
 from pipelines.cli import demo_allowed
 from pipelines.config import load_settings
@@ -38,15 +38,9 @@ OPTIONAL_HEADERS = {
 }
 
 
-def _env() -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCOUNT_HEALTH_")}
-    env.update({"PYTHONPATH": str(REPO), "DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "False"})
-    return env
-
-
 def _run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*CLI, *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600, check=False
+        [*CLI, *args], cwd=cwd, env=cli_env(), capture_output=True, text=True, timeout=600, check=False
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_support import cli_env
 
 from pipelines import cli
 from pipelines import publish as wap
@@ -177,20 +177,6 @@ def make_drop(root: Path) -> Path:
     return drop
 
 
-def _env() -> dict:
-    env = dict(os.environ)
-    for key in (
-        "ACCOUNT_HEALTH_SOURCE_DIR",
-        "ACCOUNT_HEALTH_WAREHOUSE",
-        "ACCOUNT_HEALTH_BUILD_DB",
-        "ACCOUNT_HEALTH_PROJECT_DIR",
-    ):
-        env.pop(key, None)
-    env.update({"DO_NOT_TRACK": "1", "RUNTIME__DLTHUB_TELEMETRY": "false", "GX_ANALYTICS_ENABLED": "False"})
-    env["PYTHONPATH"] = str(REPO)
-    return env
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict:
     """The drop built once with `account-health build` (load, dbt build, quality; no audit)."""
@@ -205,7 +191,7 @@ def built(tmp_path_factory) -> dict:
     ]
     for args in commands:
         result = subprocess.run(
-            [*CLI, *args], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=1200, check=False
+            [*CLI, *args], cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=1200, check=False
         )
         assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     candidate = warehouse.with_name("health.candidate.duckdb")

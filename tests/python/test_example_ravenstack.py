@@ -12,7 +12,6 @@ import csv
 import datetime as dt
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_support import cli_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = REPO_ROOT.parent / "shared" / "fixtures" / "ravenstack-saas-churn"
@@ -37,25 +37,11 @@ pytestmark = [
 ]
 
 
-def _env() -> dict:
-    env = dict(os.environ)
-    for key in (
-        "ACCOUNT_HEALTH_SOURCE_DIR",
-        "ACCOUNT_HEALTH_WAREHOUSE",
-        "ACCOUNT_HEALTH_BUILD_DB",
-        "ACCOUNT_HEALTH_PROJECT_DIR",
-    ):
-        env.pop(key, None)
-    env.update({"DO_NOT_TRACK": "1", "RUNTIME__DLTHUB_TELEMETRY": "false", "GX_ANALYTICS_ENABLED": "False"})
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    return env
-
-
 def _adapt(out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(ADAPTER), "--fixture", str(FIXTURE), "--out", str(out)],
         cwd=REPO_ROOT,
-        env=_env(),
+        env=cli_env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -94,7 +80,7 @@ def ravenstack(tmp_path_factory) -> dict:
     result = subprocess.run(
         [*CLI, "run", "--source-dir", str(drop), "--warehouse", str(warehouse), "--as-of", AS_OF],
         cwd=REPO_ROOT,
-        env=_env(),
+        env=cli_env(),
         capture_output=True,
         text=True,
         timeout=1800,
