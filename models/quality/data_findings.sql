@@ -282,21 +282,13 @@ unlinked_customers as (
     group by customer_billing_dates.stripe_customer_id
 ),
 
--- ARR of a customer's subscriptions active on as_of_date, annualised as in
--- int_billing_aggregated_to_account_days (what the marts would count if an account named it).
+-- ARR of a customer's subscriptions active on as_of_date, annualised by the billing model's
+-- item_arr (what the marts would count if an account named it).
 active_subscription_arr as (
     select
         subscriptions.stripe_customer_id,
         count(distinct subscriptions.stripe_subscription_id) as active_subscriptions,
-        sum(
-            subscription_items.unit_amount * subscription_items.quantity
-            * case subscription_items.billing_interval
-                when 'month' then 12.0
-                when 'year' then 1.0
-                when 'week' then 365.0 / 7.0
-                when 'day' then 365.0
-            end / coalesce(subscription_items.billing_interval_count, 1)
-        ) as arr
+        sum({{ item_arr('subscription_items') }}) as arr
     from subscriptions
     cross join as_of
     inner join subscription_items

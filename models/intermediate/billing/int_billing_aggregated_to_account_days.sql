@@ -148,18 +148,11 @@ account_subscriptions as (
     cross join as_of
 ),
 
--- ARR of an item: unit_amount x quantity annualised by its interval (12 / months per interval;
--- a week is 7/365ths of a year, a day 1/365th), the same normalisation as the invoice lines.
+-- ARR of an item: unit_amount x quantity annualised by its interval (macros/billing/item_arr.sql).
 active_items as (
     select
         account_subscriptions.account_id,
-        subscription_items.unit_amount * subscription_items.quantity
-        * case subscription_items.billing_interval
-            when 'month' then 12.0
-            when 'year' then 1.0
-            when 'week' then 365.0 / 7.0
-            when 'day' then 365.0
-        end / coalesce(subscription_items.billing_interval_count, 1) as item_arr,
+        {{ item_arr('subscription_items') }} as item_arr,
         case
             when subscription_items.price_kind in ({{ seat_kind_list }})
                 then coalesce(subscription_items.quantity, 0)
