@@ -288,6 +288,10 @@ def _brief(item: Item) -> dict:
     }
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def digest_items(config: NotifyConfig, marts: Marts, alerts: list[Item], signals: list[Item]) -> list[Item]:
     """One weekly review per CSM owner with a book: quadrant moves needing attention in the last 7
     days, at-risk renewals in the next 60 days, and the last 7 days' alerts and expansion signals."""
@@ -358,8 +362,9 @@ def digest_items(config: NotifyConfig, marts: Marts, alerts: list[Item], signals
                 title=f"Weekly account review for {owner}, week of {week.isoformat()}",
                 owner=owner,
                 rule=(
-                    f"{len(moves)} quadrant moves, {len(renewals)} at-risk renewals "
-                    f"(ARR {at_risk_arr:,.0f}), {len(new_alerts)} alerts, {len(new_signals)} signals"
+                    f"{_count(len(moves), 'quadrant move')}, {_count(len(renewals), 'at-risk renewal')} "
+                    f"(ARR {at_risk_arr:,.0f}), {_count(len(new_alerts), 'alert')}, "
+                    f"{_count(len(new_signals), 'signal')}"
                 ),
                 next_step="Go through each account below in the Monday CS review; act within 24 hours "
                 "on moves toward lower usage or relationship.",

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,8 +29,9 @@ from aiosmtpd.controller import Controller
 from pipelines.config import load_settings
 from pipelines.notify import cli as notify_cli
 from pipelines.notify.config import ConfigError, load_config, parse_config
+from pipelines.notify.items import WarehouseError, build_items, read_marts
 from pipelines.notify.outbox import Outbox, state_path
-from pipelines.notify.run import notify, status_lines
+from pipelines.notify.run import notify, queue, status_lines
 from tests.python.dbt_support import cli_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -167,8 +169,6 @@ def smtp_server():
 
 
 def config_for(text: str, **env):
-    import tomllib
-
     return parse_config(tomllib.loads(PEOPLE + text), env=env)
 
 
@@ -458,3 +458,53 @@ def test_notify_without_any_config_says_how_to_configure(tmp_path):
     )
     assert run.returncode == 1
     assert "no notification config" in run.stderr and "--webhook-url" in run.stderr
+
+
+def test_the_example_config_parses_and_overlapping_routes_queue_once(tmp_path):
+    secrets = {
+        "NOTIFY_SLACK_WEBHOOK_URL": "http://127.0.0.1:1/slack",
+        "NOTIFY_SMTP_PASSWORD": "pw",
+        "NOTIFY_CRM_TASK_URL": "http://127.0.0.1:1/tasks",
+        "NOTIFY_CRM_TOKEN": "tok",
+    }
+    example = parse_config(tomllib.loads((REPO_ROOT / "notify.example.toml").read_text()), env=secrets)
+    assert set(example.channels) == {"cs_slack", "cs_email", "crm_tasks"}
+    assert example.channels["cs_email"].password == "pw"
+    assert example.next_step("no_login").startswith("Contact the admin")  # built-in, not overridden
+    assert (
+        example.next_step("quadrant_move") == "Review the move in Monday's CS review and act within 24 hours."
+    )
+
+    warehouse = make_warehouse(tmp_path)
+    config = config_for(
+        '[channels.hook]\ntype = "webhook"\nurl = "http://127.0.0.1:1/x"\n'
+        '[[routes]]\nchannel = "hook"\nkinds = ["alert"]\n'
+        '[[routes]]\nchannel = "hook"\nkinds = ["alert"]\nsegments = ["enterprise"]\n'
+    )
+    marts = read_marts(warehouse, 7)
+    outbox = Outbox(state_path(warehouse))
+    try:
+        queued, seen = queue(outbox, config, build_items(config, marts), marts.window_start)
+        assert (queued, seen) == (4, 2)  # a1 and a2 match both routes, once each per key
+        assert queue(outbox, config, build_items(config, marts), marts.window_start) == (0, 0)
+    finally:
+        outbox.close()
+
+
+def test_a_warehouse_without_optional_columns_still_notifies_and_a_missing_mart_is_named(tmp_path, receiver):
+    warehouse = make_warehouse(tmp_path)
+    con = duckdb.connect(str(warehouse))
+    con.execute("drop table marts.fct_account_health_daily")
+    con.execute("alter table marts.dim_accounts drop column as_of_date")
+    con.close()
+    result = notify(warehouse, load_config(None, webhook_url=f"{receiver.url}/hook"))
+    assert str(result.as_of) == "2026-12-05"  # the latest alert or signal day
+    drop = next(r["json"] for r in receiver.requests if r["json"]["type"] == "health_drop")
+    assert drop["evidence"] is None and "Numbers:" not in drop["body"]
+    assert "Health score dropped 19.0 points in 30 days (to 28.0)" in drop["body"]
+
+    con = duckdb.connect(str(warehouse))
+    con.execute("drop table marts.fct_expansion_signals")
+    con.close()
+    with pytest.raises(WarehouseError, match="does not publish marts.fct_expansion_signals"):
+        notify(warehouse, load_config(None, webhook_url=f"{receiver.url}/hook"))
