@@ -82,8 +82,12 @@ def step_after_run(settings) -> None:
         if path is None:
             return
         result = notify(settings.warehouse, load_config(path))
-    except (ConfigError, WarehouseError, OutboxBusy, OSError) as exc:
+    except (ConfigError, WarehouseError, OutboxBusy) as exc:
         logger.warning("notify after publish did not run: %s", exc)
+        return
+    except Exception:
+        # anything else (a full disk, a corrupt outbox) is logged in full, but the publish stands
+        logger.exception("notify after publish failed; the warehouse is published, run `notify` again")
         return
     for line in summarize(result, state_path(settings.warehouse)):
         summary_log.info("%s", line)

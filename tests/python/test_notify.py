@@ -406,11 +406,15 @@ def test_a_crash_between_send_and_ack_resends_only_the_unacknowledged(tmp_path, 
     assert "notifications: 0 pending, 0 failed, 7 sent, 2 older items marked seen" in status.stdout
 
 
-def test_run_notifies_after_publishing_only_when_configured(tmp_path, receiver):
+def test_run_notifies_after_publishing_only_when_configured(tmp_path, receiver, caplog):
     warehouse = make_warehouse(tmp_path)
     settings = load_settings(tmp_path / "drop", warehouse)
     notify_cli.step_after_run(settings)  # no notify.toml: nothing happens, no outbox
     assert not state_path(warehouse).exists() and receiver.requests == []
+    (tmp_path / "notify.toml").write_text("[channels.hook\n", encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        notify_cli.step_after_run(settings)  # a broken config is reported, never raised into `run`
+    assert "notify after publish did not run" in caplog.text and "not valid TOML" in caplog.text
     (tmp_path / "notify.toml").write_text(
         f'[channels.hook]\ntype = "webhook"\nurl = "{receiver.url}/hook"\n'
         '[[routes]]\nchannel = "hook"\nkinds = ["digest"]\n',
