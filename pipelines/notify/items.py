@@ -10,7 +10,7 @@ Unknown stays unknown: no ARR reads "unknown (no billing)", no owner reads "no C
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -152,9 +152,8 @@ def read_marts(warehouse: Path, lookback_days: int, previous_as_of: date | None 
         if as_of is None:
             days = [_day(r["alerted_on"]) for r in alerts] + [_day(r["signaled_on"]) for r in signals]
             as_of = max(days) if days else None
-        if as_of is None:
-            raise WarehouseError(f"{warehouse} has no as_of_date and no alert or signal: nothing to date")
-        as_of = _day(as_of)
+        # an empty warehouse has nothing to tell: today only places an empty window
+        as_of = _day(as_of) or datetime.now(UTC).date()
         since = look_back_start(as_of, lookback_days, previous_as_of)
         daily: dict[tuple[str, date], dict] = {}
         if "fct_account_health_daily" in present:

@@ -67,14 +67,18 @@ def _now() -> str:
 
 
 class Outbox:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, read_only: bool = False):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # autocommit: every statement is its own transaction unless `transaction()` groups them
-        self.con = sqlite3.connect(str(path), isolation_level=None)
+        if read_only:
+            # `status` only looks: it never creates the file or waits on a writer's schema change
+            self.con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # autocommit: every statement is its own transaction unless `transaction()` groups them
+            self.con = sqlite3.connect(str(path), isolation_level=None)
+            self.con.execute("pragma synchronous = full")
+            self.con.executescript(SCHEMA)
         self.con.row_factory = sqlite3.Row
-        self.con.execute("pragma synchronous = full")
-        self.con.executescript(SCHEMA)
 
     def close(self) -> None:
         self.con.close()

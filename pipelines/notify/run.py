@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -227,9 +228,12 @@ def status_lines(warehouse: Path) -> list[str]:
     state = state_path(warehouse)
     if not state.exists():
         return ["notifications: none sent yet (no outbox)"]
-    outbox = Outbox(state)
     try:
+        outbox = Outbox(state, read_only=True)
         counts = outbox.counts()
+    except sqlite3.Error as exc:
+        return [f"notifications: outbox {state} unreadable: {exc}"]
+    try:
         lines = [
             f"notifications: {counts['pending']} pending, {counts['failed']} failed, {counts['sent']} sent, "
             f"{counts['seen']} older items marked seen (outbox {state}, last run "
