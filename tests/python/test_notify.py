@@ -519,3 +519,30 @@ def test_a_warehouse_without_optional_columns_still_notifies_and_a_missing_mart_
     con.close()
     with pytest.raises(WarehouseError, match="does not publish marts.fct_expansion_signals"):
         notify(warehouse, load_config(None, webhook_url=f"{receiver.url}/hook"))
+
+
+def test_a_gap_between_runs_loses_nothing_and_a_new_week_brings_a_new_digest(tmp_path, receiver):
+    warehouse = make_warehouse(tmp_path)
+    config = load_config(None, webhook_url=f"{receiver.url}/hook")
+    assert notify(warehouse, config).deliveries_sent == 7
+    # two weeks later: an alert from between the runs (before this as-of's own 7 days), and one
+    # from long ago that a rebuild produced: the first is news, the second is not
+    con = duckdb.connect(str(warehouse))
+    con.execute(
+        "insert into marts.fct_health_alerts values "
+        "('acc_2|no_login|2026-12-10', 'acc_2', date '2026-12-10', 'no_login', 'medium', 12000.0, 'x'), "
+        "('acc_2|low_health|2026-11-01', 'acc_2', date '2026-11-01', 'low_health', 'high', 12000.0, 'y')"
+    )
+    con.execute("update marts.dim_accounts set as_of_date = date '2026-12-20'")
+    con.close()
+    later = notify(warehouse, config)
+    assert str(later.window_start) == "2026-11-29"  # the previous as-of's window, not 2026-12-14's
+    assert later.marked_seen == 1
+    new = [(r["json"]["kind"], r["json"]["item_id"]) for r in receiver.requests[7:]]
+    assert sorted(new) == [
+        ("alert", "acc_2|no_login|2026-12-10"),
+        ("digest", "digest|Alice Moreau|2026-12-14"),
+        ("digest", "digest|Bob Lin|2026-12-14"),
+    ]
+    again = notify(warehouse, config)  # the window now starts from 2026-12-20's
+    assert (str(again.window_start), again.queued) == ("2026-12-14", 0)
