@@ -242,8 +242,8 @@ def status_lines(warehouse: Path) -> list[str]:
         for status in ("failed", "pending"):
             for row in outbox.rows(status):
                 lines.append(
-                    f"  {status:8} {row['channel']:10} {row['recipient'][:28]:28} {row['item_id'][:44]:44} "
-                    f"x{row['attempts']} {(row['last_error'] or '')[:90]}"
+                    f"  {status:8} {row['channel']} -> {row['recipient']}: {row['item_id']} "
+                    f"(attempts {row['attempts']}) {(row['last_error'] or '')[:120]}"
                 )
         if counts["failed"]:
             lines.append(
