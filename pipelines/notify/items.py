@@ -50,6 +50,7 @@ class Item:
     account_name: str | None = None
     segment: str | None = None
     arr: float | None = None
+    subscription_status: str | None = None
     severity: str | None = None
     rule: str | None = None
     evidence: str | None = None
@@ -67,8 +68,14 @@ def account_url(config: NotifyConfig, account_id: str) -> str:
     return f"{config.app_base_url}/account_detail?account_id={quote(str(account_id), safe='')}"
 
 
-def format_arr(arr) -> str:
-    return "unknown (no billing)" if arr is None else f"{float(arr):,.0f}"
+def format_arr(arr, subscription_status: str | None = None) -> str:
+    """ARR for a reader: unknown says so, and a 0 of a canceled subscription says why."""
+    if arr is None:
+        return "unknown (no billing)"
+    text = f"{float(arr):,.0f}"
+    if subscription_status and subscription_status != "active":
+        text += f" (subscription {subscription_status})"
+    return text
 
 
 def _rows(con, sql: str, params: list | None = None) -> list[dict]:
@@ -223,6 +230,7 @@ def _account_fields(config: NotifyConfig, accounts: dict, account_id: str, fallb
         "segment": account.get("segment"),
         "arr": _number(arr),
         "owner": account.get("csm_owner"),
+        "subscription_status": account.get("subscription_status"),
         "url": account_url(config, account_id),
     }
 
@@ -282,6 +290,7 @@ def _brief(item: Item) -> dict:
         "account_id": item.account_id,
         "account_name": item.account_name,
         "arr": item.arr,
+        "subscription_status": item.subscription_status,
         "text": item.rule + (f" ({item.evidence})" if item.evidence and item.kind == "alert" else ""),
         "url": item.url,
     }
@@ -313,6 +322,7 @@ def digest_items(config: NotifyConfig, marts: Marts, alerts: list[Item], signals
                         "account_id": move["account_id"],
                         "account_name": fields["account_name"],
                         "arr": fields["arr"],
+                        "subscription_status": fields["subscription_status"],
                         "text": f"moved from {move['from_quadrant']} to {move['to_quadrant']}",
                         "url": fields["url"],
                     }
@@ -337,6 +347,7 @@ def digest_items(config: NotifyConfig, marts: Marts, alerts: list[Item], signals
                         "account_id": account_id,
                         "account_name": account.get("account_name") or account_id,
                         "arr": _number(account.get("arr")),
+                        "subscription_status": account.get("subscription_status"),
                         "text": text,
                         "url": account_url(config, account_id),
                     }

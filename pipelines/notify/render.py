@@ -22,7 +22,7 @@ def _owner(item: dict, mention: str | None = None) -> str:
 
 
 def entry_line(entry: dict) -> str:
-    arr = format_arr(entry.get("arr"))
+    arr = format_arr(entry.get("arr"), entry.get("subscription_status"))
     day = entry.get("date") or ""
     return f"- {entry['account_name']} (ARR {arr}): {entry['text']} [{day}]\n  {entry['url']}"
 
@@ -45,7 +45,7 @@ def item_text(item: dict, mention: str | None = None) -> str:
     lines.append(
         f"Account: {item['account_name']} ({item['account_id']}), segment {item.get('segment') or 'unknown'}"
     )
-    lines.append(f"ARR: {format_arr(item.get('arr'))}")
+    lines.append(f"ARR: {format_arr(item.get('arr'), item.get('subscription_status'))}")
     lines.append(f"Rule: {item['rule']}")
     if item.get("evidence") and item["kind"] == "alert":
         lines.append(f"Numbers: {item['evidence']}")
@@ -63,10 +63,8 @@ def slack_body(item: dict, mention: str | None = None) -> dict:
         for section in item.get("sections") or []:
             lines.append(f"\n*{section['title']}*: {len(section['entries'])}")
             for entry in section["entries"]:
-                lines.append(
-                    f"• <{entry['url']}|{entry['account_name']}> (ARR {format_arr(entry.get('arr'))}): "
-                    f"{entry['text']}"
-                )
+                arr = format_arr(entry.get("arr"), entry.get("subscription_status"))
+                lines.append(f"• <{entry['url']}|{entry['account_name']}> (ARR {arr}): {entry['text']}")
         lines.append(f"\n_Next step:_ {item['next_step']}")
         return {"text": "\n".join(lines)}
     icon = ":rotating_light:" if item["kind"] == "alert" else ":chart_with_upwards_trend:"
@@ -77,8 +75,9 @@ def slack_body(item: dict, mention: str | None = None) -> dict:
     ]
     if item.get("evidence") and item["kind"] == "alert":
         lines.append(f"*Numbers:* {item['evidence']}")
+    arr = format_arr(item.get("arr"), item.get("subscription_status"))
     lines.append(
-        f"*ARR* {format_arr(item.get('arr'))} · *segment* {item.get('segment') or 'unknown'} · "
+        f"*ARR* {arr} · *segment* {item.get('segment') or 'unknown'} · "
         f"*owner* {_owner(item, mention)} · {item['item_date']}"
     )
     lines.append(f"*Next step:* {item['next_step']}")

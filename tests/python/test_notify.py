@@ -29,7 +29,7 @@ from aiosmtpd.controller import Controller
 from pipelines.config import load_settings
 from pipelines.notify import cli as notify_cli
 from pipelines.notify.config import ConfigError, load_config, parse_config
-from pipelines.notify.items import WarehouseError, build_items, read_marts
+from pipelines.notify.items import WarehouseError, build_items, format_arr, read_marts
 from pipelines.notify.outbox import Outbox, state_path
 from pipelines.notify.run import notify, queue, status_lines
 from tests.python.dbt_support import cli_env
@@ -546,3 +546,9 @@ def test_a_gap_between_runs_loses_nothing_and_a_new_week_brings_a_new_digest(tmp
     ]
     again = notify(warehouse, config)  # the window now starts from 2026-12-20's
     assert (str(again.window_start), again.queued) == ("2026-12-14", 0)
+
+
+def test_arr_reads_as_unknown_without_billing_and_says_why_it_is_zero():
+    assert format_arr(None) == "unknown (no billing)"
+    assert format_arr(120000.0, "active") == "120,000"
+    assert format_arr(0, "canceled") == "0 (subscription canceled)"
