@@ -102,6 +102,7 @@ def webhook_body(item: dict, key: str, assignee: dict) -> dict:
             "name": item["account_name"],
             "segment": item.get("segment"),
             "arr": item.get("arr"),
+            "subscription_status": item.get("subscription_status"),
             "owner": item.get("owner"),
         },
         "severity": item.get("severity"),

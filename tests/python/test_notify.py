@@ -243,6 +243,7 @@ def test_http_delivery_names_what_to_act_on_and_a_second_run_sends_nothing(tmp_p
         "name": "Acme Corp",
         "segment": "enterprise",
         "arr": 120000.0,
+        "subscription_status": "active",
         "owner": "Alice Moreau",
     }
     assert task["json"]["assignee"] == {"name": "Alice Moreau", "email": "alice@example.com"}
