@@ -8,6 +8,7 @@ would be refused again, so it waits for a person (`notify --retry-failed`).
 
 from __future__ import annotations
 
+import http.client
 import json
 import smtplib
 import urllib.error
@@ -44,7 +45,8 @@ def post_json(url: str, body: dict, headers: dict[str, str], timeout: float) -> 
         if 400 <= exc.code < 500 and exc.code not in RETRYABLE_HTTP:
             return Outcome("failed", message)
         return Outcome("pending", message)
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+        # refused, reset, timed out, or an answer that is not HTTP: nothing was acknowledged
         reason = getattr(exc, "reason", exc)
         return Outcome("pending", f"receiver unreachable: {reason}", reachable=False)
 

@@ -553,3 +553,24 @@ def test_arr_reads_as_unknown_without_billing_and_says_why_it_is_zero():
     assert format_arr(None) == "unknown (no billing)"
     assert format_arr(120000.0, "active") == "120,000"
     assert format_arr(0, "canceled") == "0 (subscription canceled)"
+
+
+def test_an_answer_that_is_not_http_leaves_the_delivery_pending(tmp_path):
+    warehouse = make_warehouse(tmp_path)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def answer_garbage():
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(b"SMTP? no: garbage\r\n\r\n")
+        connection.close()
+
+    thread = threading.Thread(target=answer_garbage, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    result = notify(warehouse, load_config(None, webhook_url=f"http://127.0.0.1:{port}/hook"))
+    listener.close()
+    assert result.deliveries_sent == 0 and result.pending == 7
+    assert "receiver unreachable" in status_lines(warehouse)[1]
