@@ -30,6 +30,7 @@ disable_telemetry()
 
 from pipelines import publish as wap  # noqa: E402
 from pipelines.config import DEFAULT_SOURCE_DIR, Settings, load_settings  # noqa: E402
+from pipelines.notify import cli as notify_cli  # noqa: E402
 from pipelines.runlog import RunRecord, append_sidecar, new_run_id, read_sidecar  # noqa: E402
 
 logger = logging.getLogger("account_health")
@@ -365,6 +366,7 @@ def cmd_run(settings: Settings) -> int:
             step_audit(settings, run_dir)
         with record.step("publish"):
             step_publish(settings, record)
+        notify_cli.step_after_run(settings)  # only when a notify.toml is configured; never fails the run
         return "published"
 
     return _guarded("run", settings, body)
@@ -461,6 +463,7 @@ def cmd_status(settings: Settings) -> int:
             f"  {entry['run_id']}  {entry.get('command', ''):8} {entry['outcome']:12} "
             f"{entry.get('failed_step') or '':10} {(entry.get('message') or '')[:80]}"
         )
+    lines += notify_cli.status_lines(settings.warehouse)
     for line in lines:
         summary_log.info("%s", line)
     return EXIT_OK
@@ -603,7 +606,10 @@ def _parser() -> argparse.ArgumentParser:
     app = add("app", "start the reporting app on 127.0.0.1")
     app.add_argument("--port", type=int, default=8501)
     add("rollback", "swap the published warehouse with the previous publish")
-    add("status", "show the published, previous and candidate files and recent runs")
+    add("status", "show the published, previous and candidate files, recent runs and notifications")
+    notify_cli.add_arguments(
+        add("notify", "send new alerts, signals and weekly digests (docs/NOTIFICATIONS.md)")
+    )
     return parser
 
 
@@ -629,6 +635,7 @@ def main(argv: list[str] | None = None) -> int:
         "app": lambda: cmd_app(settings, args.port),
         "rollback": lambda: cmd_rollback(settings),
         "status": lambda: cmd_status(settings),
+        "notify": lambda: notify_cli.command(settings, args),
     }
     return handlers[command]()
 
