@@ -1,0 +1,202 @@
+"""Mixpanel raw event export -> CONTRACT 1a messages in `product/events/mixpanel-<window>.jsonl.gz`.
+
+`GET <base_url>/api/2.0/export?from_date=YYYY-MM-DD&to_date=YYYY-MM-DD[&project_id=N]` answers JSON
+lines, one event each (`{"event": ..., "properties": {"time", "distinct_id", "$insert_id", ...}}`).
+Auth: a service account (basic auth `username:secret`, with `project_id`) or the project's API
+secret (basic auth `api_secret:`). Dates are UTC days (projects created before 2023 use the project
+time zone: keep `overlap_days` at 1 or more there). One request per `window_days` (default 1);
+the next pull starts `overlap_days` (default 1) before the time this one ran, because the raw
+export also holds late-arriving events of past days. The raw export is not deduplicated: the
+messageId is Mixpanel's own dedup key, so its duplicates collapse into one message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pipelines.connectors._events import (
+    ConnectorError,
+    CredentialError,
+    ExportWriter,
+    Http,
+    PullState,
+    UnknownFields,
+    credential_names,
+    floor_to,
+    group_of,
+    iso,
+    now_utc,
+    parse_json_object,
+    progress_bar,
+    pull_summary,
+    setting,
+    stable_id,
+    start_of_pull,
+    text_timestamp,
+    windows,
+)
+
+TOOL = "mixpanel"
+DEFAULT_BASE_URL = "https://data.mixpanel.com"
+DAY = timedelta(days=1)
+KNOWN_FIELDS = frozenset(["event", "properties"])
+# properties that become Segment fields (the others stay in properties)
+MAPPED_PROPERTIES = ("distinct_id", "time", "$insert_id", "mp_processing_time_ms")
+# group keys tried in order when `group_key` is not configured (Mixpanel group analytics keys are
+# project settings; these are the usual ones)
+DEFAULT_GROUP_KEYS = ("company_id", "$group_id", "company")
+PAGE_EVENTS = frozenset(["$mp_web_page_view"])
+# `$merge` names two distinct ids without saying which is the user; `$identify` carries both
+SKIPPED_EVENTS = frozenset(["$merge", "$create_alias"])
+
+
+def rows_of_export(content: bytes, label: str) -> Iterator[dict]:
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConnectorError(
+            f"{TOOL}: the export of {label} is not UTF-8 ({error}); nothing was written"
+        ) from error
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as error:
+            raise ConnectorError(
+                f"{TOOL}: line {number} of the export of {label} is not JSON (a truncated response?): "
+                f"{error}; nothing was written"
+            ) from error
+        if not isinstance(row, dict):
+            raise ConnectorError(f"{TOOL}: line {number} of the export of {label} is not an object")
+        yield row
+
+
+class Mapper:
+    """Mixpanel export rows -> Segment messages."""
+
+    def __init__(self, group_keys: list[str], user_id_property: str):
+        self.group_keys = group_keys
+        self.user_id_property = user_id_property
+        self.unknown = UnknownFields()
+        self.skipped: dict[str, int] = {}
+
+    def _identity(self, properties: dict, distinct_id: str | None) -> tuple[str | None, str | None]:
+        """(userId, anonymousId). Simplified ID merge sends `$user_id` and `$device_id`; an anonymous
+        distinct_id is the device id or `$device:<id>`. Original ID merge: distinct_id is the user."""
+        device = properties.get("$device_id")
+        user = properties.get(self.user_id_property)
+        distinct = str(distinct_id) if distinct_id not in (None, "") else None
+        if distinct and distinct.startswith("$device:"):
+            device = device or distinct[len("$device:") :]
+        elif user in (None, "") and distinct and distinct != device:
+            user = distinct
+        return (str(user) if user not in (None, "") else None), (str(device) if device else None)
+
+    def messages(self, row: dict) -> list[dict]:
+        event = row.get("event")
+        if event in SKIPPED_EVENTS:
+            self.skipped[event] = self.skipped.get(event, 0) + 1
+            return []
+        extra = {key: value for key, value in row.items() if key not in KNOWN_FIELDS}
+        self.unknown.note("event", extra)
+        properties = dict(parse_json_object(row.get("properties")) or {})
+        distinct_id = properties.get("distinct_id")
+        event_time = properties.get("time")
+        insert_id = properties.get("$insert_id")
+        # Mixpanel's dedup rule: the same event, distinct_id, time and $insert_id is one event
+        # (an event without $insert_id is never deduplicated: the whole row identifies it)
+        if insert_id:
+            message_id = stable_id(TOOL, event, distinct_id, event_time, insert_id)
+        else:
+            message_id = stable_id(TOOL, row)
+        user_id, anonymous_id = self._identity(properties, distinct_id)
+        key = next((k for k in self.group_keys if properties.get(k) not in (None, "", [])), None)
+        group_id, note = group_of({key: properties[key]}, key) if key else (None, None)
+        context: dict[str, Any] = {
+            "groupId": group_id,
+            TOOL: {name: properties.pop(name) for name in MAPPED_PROPERTIES if name in properties},
+        }
+        if extra:
+            # top-level fields this mapping does not know land with the event
+            properties[f"_{TOOL}"] = extra
+        if note:
+            context["groupIdUnknownReason"] = note
+        message: dict[str, Any] = {
+            "messageId": message_id,
+            "userId": user_id,
+            "anonymousId": anonymous_id,
+            "timestamp": text_timestamp(event_time),
+            "receivedAt": text_timestamp(context[TOOL].get("mp_processing_time_ms")),
+            "context": context,
+        }
+        if event == "$identify":
+            user = properties.get("$identified_id") or user_id
+            anonymous = properties.get("$anon_distinct_id") or anonymous_id
+            traits = {"email": properties["$email"]} if properties.get("$email") else {}
+            message.update(
+                type="identify", userId=user, anonymousId=anonymous, traits=traits, properties=properties
+            )
+        elif event in PAGE_EVENTS:
+            message.update(type="page", name=event, properties=properties)
+        else:
+            message.update(type="track", event=event, properties=properties)
+        return [message]
+
+
+def _auth(config: dict) -> tuple[tuple[str, str], str | None, str]:
+    """(basic auth, project_id, the credential names a 401 points to)."""
+    username = setting(TOOL, config, "username", None, secret=True)
+    if username:
+        secret = setting(TOOL, config, "secret", secret=True)
+        project_id = str(setting(TOOL, config, "project_id"))
+        return (username, secret), project_id, credential_names(TOOL, "username", "secret", "project_id")
+    api_secret = setting(TOOL, config, "api_secret", None, secret=True)
+    if not api_secret:
+        raise CredentialError(
+            f"{TOOL}: no credentials: set {credential_names(TOOL, 'username', 'secret', 'project_id')} "
+            f"(service account) or SOURCES__MIXPANEL__API_SECRET (project secret)"
+        )
+    project_id = setting(TOOL, config, "project_id", None)
+    return (api_secret, ""), (str(project_id) if project_id else None), credential_names(TOOL, "api_secret")
+
+
+def pull(source_dir: Path, *, state_dir: Path, config: dict, progress: bool) -> dict:
+    """Pull the new days of the Mixpanel raw export into the drop; returns the pull summary."""
+    auth, project_id, names = _auth(config)
+    base_url = str(setting(TOOL, config, "base_url", DEFAULT_BASE_URL)).rstrip("/")
+    http = Http.from_config(TOOL, config, names, auth=auth)
+    now = now_utc(config)
+    overlap = timedelta(days=float(setting(TOOL, config, "overlap_days", 1)))
+    step = timedelta(days=int(setting(TOOL, config, "window_days", 1)))
+    configured_keys = setting(TOOL, config, "group_key", None)
+    if isinstance(configured_keys, str):
+        configured_keys = [configured_keys]
+    mapper = Mapper(
+        list(configured_keys or DEFAULT_GROUP_KEYS), setting(TOOL, config, "user_id_property", "$user_id")
+    )
+    state = PullState(state_dir, TOOL)
+    start = start_of_pull(state, config, TOOL, now, overlap, DAY)
+    end = floor_to(now, DAY) + DAY  # today included: the export answers what it has so far
+    with ExportWriter(source_dir, TOOL, start, end) as writer:
+        for window_start, window_end in progress_bar(list(windows(start, end, step)), TOOL, progress):
+            params = {
+                "from_date": window_start.date().isoformat(),
+                "to_date": (window_end - DAY).date().isoformat(),
+            }
+            if project_id:
+                params["project_id"] = project_id
+            label = f"{params['from_date']}..{params['to_date']}"
+            response = http.get(f"{base_url}/api/2.0/export", params=params)
+            rows = iter(()) if response.status_code == 404 else rows_of_export(response.content, label)
+            writer.write_window(window_start, window_end, (m for row in rows for m in mapper.messages(row)))
+        files = writer.publish()
+        # the next pull starts overlap_days before now, not before the end of today
+        state.save(exported_until=iso(max(now, state.exported_until or now)))
+        return pull_summary(
+            TOOL, files, writer, http, mapper.unknown, window=[iso(start), iso(end)], skipped=mapper.skipped
+        )
