@@ -126,15 +126,34 @@ class Http:
 
     def get(self, url: str, params: dict | None = None) -> requests.Response:
         """The response of a GET that succeeded (2xx, or 404 which callers read as "no data")."""
+        return self._request(url, params, None)
+
+    def download(self, url: str, params: dict | None, target: Path) -> int:
+        """Stream the body of a GET that succeeded into `target` (an export can be gigabytes);
+        returns the status (2xx, or 404: no data, `target` not written)."""
+        return self._request(url, params, target).status_code
+
+    def _request(self, url: str, params: dict | None, target: Path | None) -> requests.Response:
         last = ""
         for attempt in range(self.max_retries + 1):
             self.calls += 1
             try:
                 response = self.session.get(
-                    url, params=params, auth=self.auth, headers=self.headers, timeout=self.timeout_seconds
+                    url,
+                    params=params,
+                    auth=self.auth,
+                    headers=self.headers,
+                    timeout=self.timeout_seconds,
+                    stream=target is not None,
                 )
                 # read the whole body now: a connection cut mid-body is retried like a 5xx
-                response.content  # noqa: B018
+                with response:
+                    if target is not None and response.status_code < 300:
+                        with open(target, "wb") as out:
+                            for chunk in response.iter_content(1 << 20):
+                                out.write(chunk)
+                    else:
+                        response.content  # noqa: B018
             except (
                 requests.ConnectionError,
                 requests.Timeout,
@@ -315,6 +334,10 @@ class ExportWriter:
                     message_id = json.loads(line).get("messageId")
                     if message_id:
                         yield message_id
+
+    def scratch_file(self, name: str) -> Path:
+        """A path in this pull's scratch folder (removed with it), e.g. for a downloaded export."""
+        return Path(self._scratch.name) / name
 
     def write_window(self, start: datetime, end: datetime, messages: Iterable[dict]) -> str | None:
         """Stage the new messages of one window; returns the file's relative path (None: nothing new)."""

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
+import logging
 import re
 import zipfile
 import zlib
@@ -42,6 +42,8 @@ from pipelines.connectors._events import (
     text_timestamp,
     windows,
 )
+
+log = logging.getLogger(__name__)
 
 TOOL = "amplitude"
 DEFAULT_BASE_URL = "https://amplitude.com"
@@ -161,10 +163,10 @@ def _natural(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def rows_of_export(content: bytes, label: str) -> Iterator[dict]:
-    """The events of one export response (a zip of gzipped JSON-lines files), in file order."""
+def rows_of_export(path: Path, label: str) -> Iterator[dict]:
+    """The events of one downloaded export (a zip of gzipped JSON-lines files), in file order."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(content))
+        archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as error:
         raise ConnectorError(
             f"{TOOL}: the export of {label} is not a readable zip archive (truncated?): {error}; "
@@ -174,18 +176,23 @@ def rows_of_export(content: bytes, label: str) -> Iterator[dict]:
         if name.endswith("/"):
             continue
         try:
-            data = archive.read(name)
-            text = gzip.decompress(data) if name.endswith(".gz") else data
+            yield from _rows_of_member(archive, name, label)
         except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
             raise ConnectorError(
                 f"{TOOL}: {name} in the export of {label} is truncated or corrupt ({error}); "
                 "nothing was written"
             ) from error
-        for number, line in enumerate(text.decode("utf-8").splitlines(), start=1):
-            if not line.strip():
+
+
+def _rows_of_member(archive: zipfile.ZipFile, name: str, label: str) -> Iterator[dict]:
+    """The rows of one member file, decompressed as they are read (an hour can be large)."""
+    with archive.open(name) as member:
+        handle = gzip.GzipFile(fileobj=member) if name.endswith(".gz") else member
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = json.loads(raw.decode("utf-8"))
             except ValueError as error:
                 raise ConnectorError(
                     f"{TOOL}: line {number} of {name} in the export of {label} is not JSON ({error}); "
@@ -300,8 +307,10 @@ def pull(source_dir: Path, *, state_dir: Path, config: dict, progress: bool) -> 
         for window_start, window_end in progress_bar(list(windows(start, end, step)), TOOL, progress):
             params = {"start": _hour_text(window_start), "end": _hour_text(window_end - HOUR)}
             label = f"{params['start']}-{params['end']}"
-            response = http.get(f"{base_url}/api/2/export", params=params)
-            rows = iter(()) if response.status_code == 404 else rows_of_export(response.content, label)
+            download = writer.scratch_file("export.zip")
+            status = http.download(f"{base_url}/api/2/export", params, download)
+            log.info("%s: %s answered %s", TOOL, label, "no data" if status == 404 else "an export")
+            rows = iter(()) if status == 404 else rows_of_export(download, label)
             writer.write_window(window_start, window_end, (m for row in rows for m in mapper.messages(row)))
         files = writer.publish()
         state.save(exported_until=iso(end), identified=mapper.identified)

@@ -13,6 +13,7 @@ messageId is Mixpanel's own dedup key, so its duplicates collapse into one messa
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -40,6 +41,8 @@ from pipelines.connectors._events import (
     windows,
 )
 
+log = logging.getLogger(__name__)
+
 TOOL = "mixpanel"
 DEFAULT_BASE_URL = "https://data.mixpanel.com"
 DAY = timedelta(days=1)
@@ -54,26 +57,22 @@ PAGE_EVENTS = frozenset(["$mp_web_page_view"])
 SKIPPED_EVENTS = frozenset(["$merge", "$create_alias"])
 
 
-def rows_of_export(content: bytes, label: str) -> Iterator[dict]:
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ConnectorError(
-            f"{TOOL}: the export of {label} is not UTF-8 ({error}); nothing was written"
-        ) from error
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as error:
-            raise ConnectorError(
-                f"{TOOL}: line {number} of the export of {label} is not JSON (a truncated response?): "
-                f"{error}; nothing was written"
-            ) from error
-        if not isinstance(row, dict):
-            raise ConnectorError(f"{TOOL}: line {number} of the export of {label} is not an object")
-        yield row
+def rows_of_export(path: Path, label: str) -> Iterator[dict]:
+    """The events of one downloaded export (JSON lines), read line by line."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except ValueError as error:  # not JSON, or not UTF-8
+                raise ConnectorError(
+                    f"{TOOL}: line {number} of the export of {label} is not JSON (a truncated response?): "
+                    f"{error}; nothing was written"
+                ) from error
+            if not isinstance(row, dict):
+                raise ConnectorError(f"{TOOL}: line {number} of the export of {label} is not an object")
+            yield row
 
 
 class Mapper:
@@ -85,17 +84,22 @@ class Mapper:
         self.unknown = UnknownFields()
         self.skipped: dict[str, int] = {}
 
-    def _identity(self, properties: dict, distinct_id: str | None) -> tuple[str | None, str | None]:
-        """(userId, anonymousId). Simplified ID merge sends `$user_id` and `$device_id`; an anonymous
-        distinct_id is the device id or `$device:<id>`. Original ID merge: distinct_id is the user."""
+    def _identity(self, properties: dict, distinct_id: Any) -> tuple[str | None, str | None]:
+        """(userId, anonymousId). Simplified ID merge sends `$user_id` and `$device_id`, and an
+        anonymous distinct_id is `$device:<id>`; with original ID merge distinct_id is the user once
+        identified, or the device before. `user_id_property` names the user id property when the
+        project sends its own (the Fivetran sample's `user_id`): distinct_id is then the device."""
         device = properties.get("$device_id")
         user = properties.get(self.user_id_property)
+        user = str(user) if user not in (None, "") else None
         distinct = str(distinct_id) if distinct_id not in (None, "") else None
         if distinct and distinct.startswith("$device:"):
             device = device or distinct[len("$device:") :]
-        elif user in (None, "") and distinct and distinct != device:
+        elif distinct and user is None and distinct != device:
             user = distinct
-        return (str(user) if user not in (None, "") else None), (str(device) if device else None)
+        elif distinct and distinct != user:
+            device = device or distinct
+        return user, (str(device) if device not in (None, "") else None)
 
     def messages(self, row: dict) -> list[dict]:
         event = row.get("event")
@@ -191,8 +195,10 @@ def pull(source_dir: Path, *, state_dir: Path, config: dict, progress: bool) -> 
             if project_id:
                 params["project_id"] = project_id
             label = f"{params['from_date']}..{params['to_date']}"
-            response = http.get(f"{base_url}/api/2.0/export", params=params)
-            rows = iter(()) if response.status_code == 404 else rows_of_export(response.content, label)
+            download = writer.scratch_file("export.jsonl")
+            status = http.download(f"{base_url}/api/2.0/export", params, download)
+            log.info("%s: %s exported", TOOL, label)
+            rows = iter(()) if status == 404 else rows_of_export(download, label)
             writer.write_window(window_start, window_end, (m for row in rows for m in mapper.messages(row)))
         files = writer.publish()
         # the next pull starts overlap_days before now, not before the end of today

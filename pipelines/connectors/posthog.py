@@ -13,10 +13,11 @@ export rows, whose id is `uuid` instead of `id`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pipelines.connectors._events import (
     ConnectorError,
@@ -144,6 +145,21 @@ def _page(http: Http, url: str, params: dict | None, label: str) -> tuple[list[d
     return body["results"], body.get("next")
 
 
+def _rows(http: Http, url: str, params: dict, origin: tuple, label: str) -> Iterator[dict]:
+    """The events of one window, page after page (in the API's order, newest first)."""
+    page_url: str | None = url
+    page_params: dict | None = params
+    while page_url:
+        results, next_url = _page(http, page_url, page_params, label)
+        yield from results
+        if next_url and urlsplit(next_url)[:2] != origin:
+            # never send the personal API key to another host
+            raise ConnectorError(
+                f"{TOOL}: a `next` link leaves {urlunsplit((*origin, '', '', ''))}: {next_url}"
+            )
+        page_url, page_params = next_url, None  # the next link carries every parameter
+
+
 def pull(source_dir: Path, *, state_dir: Path, config: dict, progress: bool) -> dict:
     """Pull the new windows of PostHog events into the drop; returns the pull summary."""
     api_key = setting(TOOL, config, "api_key", secret=True)
@@ -166,18 +182,8 @@ def pull(source_dir: Path, *, state_dir: Path, config: dict, progress: bool) -> 
     with ExportWriter(source_dir, TOOL, start, end) as writer:
         for window_start, window_end in progress_bar(list(windows(start, end, step)), TOOL, progress):
             label = f"{iso(window_start)}..{iso(window_end)}"
-            rows: list[dict] = []
-            page_url: str | None = url
-            params: dict | None = {"after": iso(window_start), "before": iso(window_end), "limit": page_size}
-            while page_url:
-                results, next_url = _page(http, page_url, params, label)
-                rows.extend(results)
-                if next_url and urlsplit(next_url)[:2] != origin:
-                    # never send the personal API key to another host
-                    raise ConnectorError(f"{TOOL}: a `next` link leaves {base_url}: {next_url}")
-                page_url, params = next_url, None  # the next link carries every parameter
-            # the API answers the newest first: write oldest first
-            rows.sort(key=lambda r: (str(r.get("timestamp") or ""), str(r.get("uuid") or r.get("id") or "")))
+            params = {"after": iso(window_start), "before": iso(window_end), "limit": page_size}
+            rows = _rows(http, url, params, origin, label)
             writer.write_window(window_start, window_end, (m for row in rows for m in mapper.messages(row)))
         files = writer.publish()
         state.save(exported_until=iso(end))

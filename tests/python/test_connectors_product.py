@@ -163,9 +163,9 @@ def test_mixpanel_applies_its_dedup_rule_and_identity_properties(server, drop):
     # the row served twice is one message; the same $insert_id at another time is another one
     assert len(summary_ids) == len(served) - 1
     found = messages(drop, "mixpanel")
-    fivetran = [m for m in found if m.get("event") == "plays"]
-    # the Fivetran rows carry the user in properties.user_id? no: distinct_id is the user here
-    assert fivetran and all(m["userId"] == "9e308c27-42ab-57af-beef-555708cde092" for m in fivetran)
+    plays = [m for m in found if m.get("event") == "plays"]
+    # by default (original ID merge, no $user_id) distinct_id is the user
+    assert plays and all(m["userId"] == "9e308c27-42ab-57af-beef-555708cde092" for m in plays)
     identify = next(m for m in found if m["type"] == "identify")
     assert (identify["userId"], identify["anonymousId"], identify["traits"]) == (
         "mp-user-1",
@@ -199,6 +199,46 @@ def test_an_unknown_field_lands_in_properties_and_is_reported(tool, server, drop
     ]
     assert len(carrying) == 1
     assert carrying[0]["properties"][f"_{tool}"][fake.UNKNOWN_FIELD] == {"shape": "new"}
+
+
+def test_mixpanel_reads_the_user_from_a_configured_property(server, drop):
+    # the Fivetran sample sends its user id as properties.user_id beside a device-style distinct_id
+    pull("mixpanel", server, drop, FIRST, user_id_property="user_id")
+    plays = [m for m in messages(drop, "mixpanel") if m.get("event") == "plays"]
+    assert plays and {(m["userId"], m["anonymousId"]) for m in plays} == {
+        ("114521", "9e308c27-42ab-57af-beef-555708cde092")
+    }
+
+
+def test_credentials_come_from_dlt_environment_variables(server, drop, monkeypatch):
+    monkeypatch.setenv("SOURCES__POSTHOG__API_KEY", fake.CREDENTIALS["posthog"])
+    monkeypatch.setenv("SOURCES__POSTHOG__PROJECT_ID", fake.POSTHOG_PROJECT)
+    monkeypatch.setenv("SOURCES__POSTHOG__BASE_URL", server.base_url)
+    server.reset(FIRST)
+    settings = config("posthog", server, FIRST)
+    for key in ("api_key", "project_id", "base_url"):
+        settings.pop(key)
+    summary = posthog.pull(drop, state_dir=state_of(drop), config=settings, progress=False)
+    assert len(summary["files"]) == 3
+
+
+def test_a_missing_credential_is_named_before_any_request(server, drop, monkeypatch):
+    monkeypatch.delenv("SOURCES__AMPLITUDE__SECRET_KEY", raising=False)
+    settings = config("amplitude", server, FIRST)
+    settings.pop("secret_key")
+    server.reset(FIRST)
+    with pytest.raises(CredentialError, match="SOURCES__AMPLITUDE__SECRET_KEY"):
+        amplitude.pull(drop, state_dir=state_of(drop), config=settings, progress=False)
+    assert server.calls("amplitude") == []
+
+
+def test_a_posthog_next_link_to_another_host_is_not_followed(server, drop):
+    server.reset(FIRST)
+    page = {"next": "http://203.0.113.9/api/projects/4242/events/?offset=3", "results": []}
+    server.faults["posthog"].append((200, {"Content-Type": "application/json"}, json.dumps(page).encode()))
+    with pytest.raises(ConnectorError, match="a `next` link leaves http://127.0.0.1"):
+        pull("posthog", server, drop, FIRST, keep_faults=True)
+    assert len(server.calls("posthog")) == 1 and written(drop) == []
 
 
 # ------------------------------------------------------------------------------------ incremental
