@@ -222,6 +222,8 @@ def text_timestamp(value: Any) -> str | None:
         seconds = value / 1000 if abs(value) > 1e11 else value  # ms since epoch from 1973 on
         return iso(datetime.fromtimestamp(seconds, UTC))
     text = str(value).strip()
+    if text.isdigit():  # epoch seconds or milliseconds sent as text
+        return text_timestamp(int(text))
     try:
         return iso(utc(text.replace(" ", "T", 1)))
     except ValueError:
@@ -302,12 +304,18 @@ class ExportWriter:
         self.source_dir = Path(source_dir)
         self.seen: set[str] = set()
         self.already_written = 0
-        self.repeated_in_export = 0
         self.records: dict[str, int] = {}
         self._staged: list[tuple[Path, Path]] = []
         self._scratch = tempfile.TemporaryDirectory(prefix=f".{tool}-pull-", dir=self._scratch_parent())
         for path in self._earlier_files(start, end):
-            self.seen.update(self._message_ids(path))
+            try:
+                self.seen.update(self._message_ids(path))
+            except (OSError, EOFError, ValueError) as error:
+                self.close()
+                raise ConnectorError(
+                    f"{tool}: {path} (written by an earlier pull) cannot be read ({error}): "
+                    "move it out of the drop, or restore it, and pull again"
+                ) from error
 
     def _scratch_parent(self) -> Path:
         # beside the events folder, on the same file system (os.replace), hidden from the loader
