@@ -6,8 +6,9 @@ file loader (pipelines/load.py) lands those like any other event file, so identi
 quarantine and idempotency are the loader's.
 
 What lives here:
-- `Http`: GET with explicit retries (429 honours Retry-After, 5xx and dropped connections back off
-  exponentially), a clear error naming the credential on 401/403, and a count of every request.
+- `Http`: GET (and form POST) with explicit retries (429 honours Retry-After, 5xx and dropped
+  connections back off exponentially), a clear error naming the credential on 401/403, and a
+  count of every request.
 - `setting`: a connector setting from the caller's config, else dlt config/secrets (environment
   variables such as SOURCES__AMPLITUDE__API_KEY or .dlt/secrets.toml), else a default.
 - `ExportWriter`: stages one gzipped JSON-lines file per pulled window and publishes them all
@@ -81,7 +82,7 @@ def credential_names(tool: str, *keys: str) -> str:
 # ------------------------------------------------------------------------------------ HTTP
 @dataclass
 class Http:
-    """GET requests to one tool, with retries and a request count (`calls`).
+    """HTTP requests to one tool, with retries and a request count (`calls`).
 
     `backoff_seconds` doubles per retry of a 5xx or a dropped connection; a 429 waits what its
     Retry-After says (seconds or an HTTP date), capped at `max_wait_seconds`. Configurable so tests
@@ -128,19 +129,32 @@ class Http:
         """The response of a GET that succeeded (2xx, or 404 which callers read as "no data")."""
         return self._request(url, params, None)
 
+    def post(self, url: str, data: dict, params: dict | None = None) -> requests.Response:
+        """The response of a form POST that succeeded (query APIs that take their filter as a form)."""
+        return self._request(url, params, None, method="POST", data=data)
+
     def download(self, url: str, params: dict | None, target: Path) -> int:
         """Stream the body of a GET that succeeded into `target` (an export can be gigabytes);
         returns the status (2xx, or 404: no data, `target` not written)."""
         return self._request(url, params, target).status_code
 
-    def _request(self, url: str, params: dict | None, target: Path | None) -> requests.Response:
+    def _request(
+        self,
+        url: str,
+        params: dict | None,
+        target: Path | None,
+        method: str = "GET",
+        data: dict | None = None,
+    ) -> requests.Response:
         last = ""
         for attempt in range(self.max_retries + 1):
             self.calls += 1
             try:
-                response = self.session.get(
+                response = self.session.request(
+                    method,
                     url,
                     params=params,
+                    data=data,
                     auth=self.auth,
                     headers=self.headers,
                     timeout=self.timeout_seconds,
@@ -347,9 +361,13 @@ class ExportWriter:
         """A path in this pull's scratch folder (removed with it), e.g. for a downloaded export."""
         return Path(self._scratch.name) / name
 
-    def write_window(self, start: datetime, end: datetime, messages: Iterable[dict]) -> str | None:
-        """Stage the new messages of one window; returns the file's relative path (None: nothing new)."""
-        name = f"{self.tool}-{start.strftime(_NAME_TIME)}-{end.strftime(_NAME_TIME)}"
+    def write_window(
+        self, start: datetime, end: datetime, messages: Iterable[dict], kind: str = ""
+    ) -> str | None:
+        """Stage the new messages of one window; returns the file's relative path (None: nothing new).
+        `kind` names messages that are not the window's events (`profiles`: `<tool>-profiles-...`)."""
+        prefix = f"{self.tool}-{kind}" if kind else self.tool
+        name = f"{prefix}-{start.strftime(_NAME_TIME)}-{end.strftime(_NAME_TIME)}"
         staged = Path(self._scratch.name) / f"{name}.jsonl.gz"
         count = 0
         with open(staged, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as out:

@@ -7,14 +7,17 @@ secret (basic auth `api_secret:`). Dates are UTC days (projects created before 2
 time zone: keep `overlap_days` at 1 or more there). One request per `window_days` (default 1);
 the next pull starts `overlap_days` (default 1) before the time this one ran, because the raw
 export also holds late-arriving events of past days. The raw export is not deduplicated: the
-messageId is Mixpanel's own dedup key, so its duplicates collapse into one message.
+messageId is Mixpanel's own dedup key, so its duplicates collapse into one message. User profiles
+with an `$email` (Query Profiles, `POST <query_base_url>/api/query/engage`) become identify
+messages, once per user and email.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 
 TOOL = "mixpanel"
 DEFAULT_BASE_URL = "https://data.mixpanel.com"
+DEFAULT_QUERY_URL = "https://mixpanel.com"  # the Query API (profiles) has its own host
 DAY = timedelta(days=1)
 KNOWN_FIELDS = frozenset(["event", "properties"])
 # properties that become Segment fields (the others stay in properties)
@@ -152,6 +156,53 @@ class Mapper:
         return [message]
 
 
+def _profiles(http: Http, url: str, project_id: str | None) -> Iterator[dict]:
+    """Every user profile's distinct id, email and last-seen time (the Query Profiles API pages by
+    `session_id` and `page` until a page is shorter than `page_size`)."""
+    params = {"project_id": project_id} if project_id else None
+    form: dict[str, Any] = {"output_properties": json.dumps(["$email", "$last_seen"])}
+    while True:
+        response = http.post(url, data=form, params=params)
+        try:
+            body = response.json()
+            results, page_size = body["results"], int(body["page_size"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise ConnectorError(
+                f"{TOOL}: a profiles page is not the Query Profiles answer (a truncated response?): "
+                f"{error}; nothing was written"
+            ) from error
+        yield from results
+        if len(results) < page_size or not results:
+            return
+        form = {**form, "session_id": body["session_id"], "page": int(body["page"]) + 1}
+
+
+def profile_messages(profiles: Iterable[dict], identified: dict[str, list[str]], now) -> Iterator[dict]:
+    """One identify per profile and email never sent before (`identified`: distinct id -> email
+    digests already sent, kept in the state), timed at the profile's `$last_seen` (else the pull)."""
+    for profile in profiles:
+        distinct_id = profile.get("$distinct_id")
+        properties = profile.get("$properties") or {}
+        email = properties.get("$email")
+        if distinct_id in (None, "") or not email:
+            continue
+        digest = hashlib.sha256(str(email).strip().lower().encode()).hexdigest()[:16]
+        sent = identified.setdefault(str(distinct_id), [])
+        if digest in sent:
+            continue
+        sent.append(digest)
+        yield {
+            "messageId": stable_id(TOOL, "profile", distinct_id, email),
+            "type": "identify",
+            "userId": str(distinct_id),
+            "anonymousId": None,
+            "timestamp": text_timestamp(properties.get("$last_seen")) or iso(now),
+            "receivedAt": iso(now),
+            "traits": {"email": email},
+            "context": {"groupId": None, TOOL: {"source": "profile"}},
+        }
+
+
 def _auth(config: dict) -> tuple[tuple[str, str], str | None, str]:
     """(basic auth, project_id, the credential names a 401 points to)."""
     username = setting(TOOL, config, "username", None, secret=True)
@@ -200,9 +251,15 @@ def pull(source_dir: Path, *, state_dir: Path, config: dict, progress: bool) -> 
             log.info("%s: %s exported", TOOL, label)
             rows = iter(()) if status == 404 else rows_of_export(download, label)
             writer.write_window(window_start, window_end, (m for row in rows for m in mapper.messages(row)))
+        identified = {user: list(digests) for user, digests in state.data.get("identified", {}).items()}
+        if setting(TOOL, config, "profiles", True) not in (False, "false", "False", "0", 0):
+            query_url = str(setting(TOOL, config, "query_base_url", DEFAULT_QUERY_URL)).rstrip("/")
+            profiles = _profiles(http, f"{query_url}/api/query/engage", project_id)
+            identifies = profile_messages(profiles, identified, now)
+            writer.write_window(start, end, identifies, kind="profiles")
         files = writer.publish()
         # the next pull starts overlap_days before now, not before the end of today
-        state.save(exported_until=iso(max(now, state.exported_until or now)))
+        state.save(exported_until=iso(max(now, state.exported_until or now)), identified=identified)
         return pull_summary(
             TOOL, files, writer, http, mapper.unknown, window=[iso(start), iso(end)], skipped=mapper.skipped
         )

@@ -36,6 +36,7 @@ ACCOUNTS = ["acc_001", "acc_002", "acc_003"]
 # the hours (UTC) of each day at which the served events happen
 SLOTS = [datetime(2026, 12, day, hour, 10, tzinfo=UTC) for day in (1, 2, 3, 4) for hour in (3, 15)]
 UNKNOWN_FIELD = "brand_new_field"
+PROFILE_PAGE_SIZE = 2
 
 
 def available() -> bool:
@@ -166,6 +167,27 @@ def mixpanel_rows() -> list[tuple[datetime, dict]]:
     return rows
 
 
+def mixpanel_profiles() -> list[dict]:
+    """Query Profiles results: the users of the served events, one without an email."""
+    profiles = [
+        {
+            "$distinct_id": f"mp-user-{number}",
+            "$properties": {
+                "$email": f"mp-user-{number}@{ACCOUNTS[number]}.example",
+                "$last_seen": "2026-12-02T08:00:00",
+            },
+        }
+        for number in range(3)
+    ]
+    profiles.append(
+        {
+            "$distinct_id": "9e308c27-42ab-57af-beef-555708cde092",
+            "$properties": {"$last_seen": "2026-12-01T10:16:46"},
+        }
+    )
+    return profiles
+
+
 def posthog_rows() -> list[tuple[datetime, dict]]:
     """(timestamp, events API row): the documented capture payloads as the events API lists them."""
     names = [
@@ -266,7 +288,12 @@ def truncated(tool: str) -> tuple[int, dict, bytes]:
 # ------------------------------------------------------------------------------------ server
 class ExportServer:
     def __init__(self) -> None:
-        self.data = {"amplitude": amplitude_rows(), "mixpanel": mixpanel_rows(), "posthog": posthog_rows()}
+        self.data = {
+            "amplitude": amplitude_rows(),
+            "mixpanel": mixpanel_rows(),
+            "posthog": posthog_rows(),
+            "profiles": mixpanel_profiles(),
+        }
         self.now = SLOTS[0]
         self.faults: dict[str, list[tuple[int, dict, bytes]]] = {
             "amplitude": [],
@@ -283,6 +310,9 @@ class ExportServer:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                server.handle(self)
+
+            def do_POST(self) -> None:  # noqa: N802
                 server.handle(self)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -314,9 +344,13 @@ class ExportServer:
 
         parts = urlsplit(request.path)
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+        if request.command == "POST":  # a form: its fields join the query's
+            length = int(request.headers.get("Content-Length") or 0)
+            form = parse_qs(request.rfile.read(length).decode())
+            query.update({key: values[0] for key, values in form.items()})
         if parts.path == "/api/2/export":
             tool = "amplitude"
-        elif parts.path == "/api/2.0/export":
+        elif parts.path in ("/api/2.0/export", "/api/query/engage"):
             tool = "mixpanel"
         elif parts.path.startswith("/api/projects/"):
             tool = "posthog"
@@ -373,6 +407,8 @@ class ExportServer:
         return 200, {"Content-Type": "application/zip"}, buffer.getvalue()
 
     def mixpanel(self, query: dict, path: str) -> tuple[int, dict, bytes]:
+        if path == "/api/query/engage":
+            return self.profiles(query)
         first = datetime.fromisoformat(query["from_date"]).replace(tzinfo=UTC)
         last = datetime.fromisoformat(query["to_date"]).replace(tzinfo=UTC) + timedelta(days=1)
         lines = [
@@ -381,6 +417,16 @@ class ExportServer:
             if first <= datetime.fromtimestamp(row["properties"]["time"], UTC) < last
         ]
         return 200, {"Content-Type": "text/plain"}, "".join(line + "\n" for line in lines).encode()
+
+    def profiles(self, query: dict) -> tuple[int, dict, bytes]:
+        """Mixpanel's Query Profiles answer: pages of PROFILE_PAGE_SIZE with a session id."""
+        page = int(query.get("page", 0))
+        assert json.loads(query["output_properties"]) == ["$email", "$last_seen"]
+        assert page == 0 or query.get("session_id") == "session-1"
+        rows = self.data["profiles"][page * PROFILE_PAGE_SIZE : (page + 1) * PROFILE_PAGE_SIZE]
+        body = {"page": page, "page_size": PROFILE_PAGE_SIZE, "session_id": "session-1", "status": "ok"}
+        body.update(total=len(self.data["profiles"]), results=rows)
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
     def posthog(self, query: dict, path: str) -> tuple[int, dict, bytes]:
         after = datetime.fromisoformat(query["after"].replace("Z", "+00:00"))

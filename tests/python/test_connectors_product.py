@@ -35,8 +35,12 @@ TOOLS = {"amplitude": amplitude, "mixpanel": mixpanel, "posthog": posthog}
 FIRST = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 SECOND = datetime(2026, 12, 4, 18, 0, tzinfo=UTC)
 # requests of the first pull (three windows; PostHog pages of 3 events: 3 + 2 + 1) and of the second
-FIRST_CALLS = {"amplitude": 3, "mixpanel": 3, "posthog": 6}
-SECOND_CALLS = {"amplitude": 2, "mixpanel": 3, "posthog": 4}
+
+# (Mixpanel: + 3 pages of profiles, 2 per page, the last one empty)
+FIRST_CALLS = {"amplitude": 3, "mixpanel": 6, "posthog": 6}
+SECOND_CALLS = {"amplitude": 2, "mixpanel": 6, "posthog": 4}
+# one file per window; Mixpanel's profiles make one more
+FIRST_FILES = {"amplitude": 3, "mixpanel": 4, "posthog": 3}
 # overlaps that reach back to events of the first pull (the served events are at 03:10 and 15:10)
 OVERLAP = {
     "amplitude": {"overlap_hours": 8},
@@ -57,7 +61,7 @@ def config(tool: str, server: fake.ExportServer, now: datetime, **extra) -> dict
     }
     credentials = {
         "amplitude": {"api_key": "amp-key", "secret_key": "amp-secret"},
-        "mixpanel": {"api_secret": "mp-api-secret"},
+        "mixpanel": {"api_secret": "mp-api-secret", "query_base_url": server.base_url},
         "posthog": {"api_key": "phx_personal_key", "project_id": fake.POSTHOG_PROJECT, "page_size": 3},
     }[tool]
     return {**common, **credentials, **OVERLAP[tool], **extra}
@@ -108,7 +112,7 @@ def test_a_pull_writes_one_file_per_window_of_segment_messages(tool, server, dro
     summary = pull(tool, server, drop, FIRST)
     assert summary["source"] == tool
     assert summary["api_calls"] == FIRST_CALLS[tool] == len(server.calls(tool))
-    assert len(summary["files"]) == 3  # one per window, each with events
+    assert len(summary["files"]) == FIRST_FILES[tool]
     assert all(
         path.startswith(f"product/events/{tool}-") and path.endswith(".jsonl.gz") for path in summary["files"]
     )
@@ -158,11 +162,10 @@ def test_amplitude_maps_groups_ids_and_user_emails(server, drop):
 
 def test_mixpanel_applies_its_dedup_rule_and_identity_properties(server, drop):
     pull("mixpanel", server, drop, FIRST)
-    summary_ids = [m["messageId"] for m in messages(drop, "mixpanel")]
+    found = [m for m in messages(drop, "mixpanel") if m["context"]["mixpanel"].get("source") != "profile"]
     served = [row for at, row in server.data["mixpanel"] if at <= FIRST]
     # the row served twice is one message; the same $insert_id at another time is another one
-    assert len(summary_ids) == len(served) - 1
-    found = messages(drop, "mixpanel")
+    assert len({m["messageId"] for m in found}) == len(found) == len(served) - 1
     plays = [m for m in found if m.get("event") == "plays"]
     # by default (original ID merge, no $user_id) distinct_id is the user
     assert plays and all(m["userId"] == "9e308c27-42ab-57af-beef-555708cde092" for m in plays)
@@ -201,6 +204,21 @@ def test_an_unknown_field_lands_in_properties_and_is_reported(tool, server, drop
     assert carrying[0]["properties"][f"_{tool}"][fake.UNKNOWN_FIELD] == {"shape": "new"}
 
 
+def test_mixpanel_profiles_with_an_email_become_identifies_once(server, drop):
+    first = pull("mixpanel", server, drop, FIRST)
+    profiles = [m for m in messages(drop, "mixpanel") if m["context"]["mixpanel"].get("source") == "profile"]
+    assert sorted((m["userId"], m["traits"]["email"], m["timestamp"]) for m in profiles) == [
+        ("mp-user-0", "mp-user-0@acc_001.example", "2026-12-02T08:00:00Z"),
+        ("mp-user-1", "mp-user-1@acc_002.example", "2026-12-02T08:00:00Z"),
+        ("mp-user-2", "mp-user-2@acc_003.example", "2026-12-02T08:00:00Z"),
+    ]
+    assert first["records"]["product/events/mixpanel-profiles-20261201T0000-20261204T0000.jsonl.gz"] == 3
+    # the next pull asks again (3 pages) but writes no profile already sent
+    second = pull("mixpanel", server, drop, SECOND)
+    assert len([q for q in server.calls("mixpanel") if "output_properties" in q]) == 3
+    assert not any("profiles" in path for path in second["files"])
+
+
 def test_mixpanel_reads_the_user_from_a_configured_property(server, drop):
     # the Fivetran sample sends its user id as properties.user_id beside a device-style distinct_id
     pull("mixpanel", server, drop, FIRST, user_id_property="user_id")
@@ -219,7 +237,7 @@ def test_credentials_come_from_dlt_environment_variables(server, drop, monkeypat
     for key in ("api_key", "project_id", "base_url"):
         settings.pop(key)
     summary = posthog.pull(drop, state_dir=state_of(drop), config=settings, progress=False)
-    assert len(summary["files"]) == 3
+    assert len(summary["files"]) == FIRST_FILES["posthog"]
 
 
 def test_a_missing_credential_is_named_before_any_request(server, drop, monkeypatch):
@@ -251,7 +269,7 @@ def test_a_second_pull_asks_only_for_new_windows_and_writes_only_new_messages(to
     # it starts at the first pull's end minus the overlap, never at the start date again
     first_asked = {
         "amplitude": lambda q: q["start"] >= "20261203T02",
-        "mixpanel": lambda q: q["from_date"] >= "2026-12-02",
+        "mixpanel": lambda q: "from_date" not in q or q["from_date"] >= "2026-12-02",
         "posthog": lambda q: "after" not in q or q["after"] >= "2026-12-03T02:50",
     }[tool]
     assert all(first_asked(query) for query in server.calls(tool))
@@ -278,7 +296,7 @@ def test_a_429_is_retried_after_the_time_it_says(tool, server, drop):
     summary = pull(tool, server, drop, FIRST, keep_faults=True)
     assert summary["api_calls"] == FIRST_CALLS[tool] + 1 == len(server.calls(tool))
     assert server.times[1] - server.times[0] >= 0.9
-    assert len(summary["files"]) == 3
+    assert len(summary["files"]) == FIRST_FILES[tool]
 
 
 @pytest.mark.parametrize("tool", TOOLS)
@@ -311,7 +329,7 @@ def test_a_5xx_is_retried_then_fails_the_pull_with_nothing_written(tool, server,
     assert written(drop) == []  # the answered window was staged, never published
     assert not (state_of(drop) / f"{tool}.json").exists()
     # the next pull asks for everything again and succeeds
-    assert len(pull(tool, server, drop, FIRST)["files"]) == 3
+    assert len(pull(tool, server, drop, FIRST)["files"]) == FIRST_FILES[tool]
 
 
 @pytest.mark.parametrize("tool", TOOLS)
