@@ -372,7 +372,8 @@ class ExportServer:
         request.send_response(status)
         for key, value in headers.items():
             request.send_header(key, value)
-        request.send_header("Content-Length", str(len(body)))
+        if "Content-Length" not in headers:  # a fault may announce more than it sends
+            request.send_header("Content-Length", str(len(body)))
         request.end_headers()
         request.wfile.write(body)
 

@@ -236,7 +236,7 @@ def test_credentials_come_from_dlt_environment_variables(server, drop, monkeypat
     settings = config("posthog", server, FIRST)
     for key in ("api_key", "project_id", "base_url"):
         settings.pop(key)
-    summary = posthog.pull(drop, state_dir=state_of(drop), config=settings, progress=False)
+    summary = posthog.pull(drop, state_dir=state_of(drop), config=settings, progress=True)
     assert len(summary["files"]) == FIRST_FILES["posthog"]
 
 
@@ -296,6 +296,15 @@ def test_a_429_is_retried_after_the_time_it_says(tool, server, drop):
     summary = pull(tool, server, drop, FIRST, keep_faults=True)
     assert summary["api_calls"] == FIRST_CALLS[tool] + 1 == len(server.calls(tool))
     assert server.times[1] - server.times[0] >= 0.9
+    assert len(summary["files"]) == FIRST_FILES[tool]
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_a_connection_cut_mid_body_is_retried(tool, server, drop):
+    server.reset(FIRST)
+    server.faults[tool].append((200, {"Content-Length": "100000"}, b'{"cut": '))
+    summary = pull(tool, server, drop, FIRST, keep_faults=True)
+    assert summary["api_calls"] == FIRST_CALLS[tool] + 1 == len(server.calls(tool))
     assert len(summary["files"]) == FIRST_FILES[tool]
 
 
