@@ -150,8 +150,8 @@ def _valid_id(value: Any) -> str | None:
     return None if not text or text.lower() in INVALID_IDS else text
 
 
-def _digest(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
+def _digest(email: Any) -> str:
+    return hashlib.sha256(str(email).strip().lower().encode()).hexdigest()[:16]
 
 
 def _hour_text(value) -> str:
@@ -262,12 +262,12 @@ class Mapper:
         email = None
         if isinstance(user_properties, dict):
             email = next((user_properties[k] for k in EMAIL_KEYS if user_properties.get(k)), None)
-        if (
-            user_id
-            and email
-            and event_type != "$identify"
-            and _digest(email) not in self.identified.get(user_id, [])
-        ):
+        if user_id and email and event_type == "$identify":
+            # this identify already carries the email: no derived one for it later
+            sent = self.identified.setdefault(user_id, [])
+            if _digest(email) not in sent:
+                sent.append(_digest(email))
+        elif user_id and email and _digest(email) not in self.identified.get(user_id, []):
             # the email in user properties is what CONTRACT 2 rule 4 reads from identify traits;
             # one identify per user and email, ever (the state keeps digests, not addresses)
             self.identified.setdefault(user_id, []).append(_digest(email))
