@@ -287,6 +287,7 @@ class Mapper:
 
 def pull(source_dir: Path, *, state_dir: Path, config: dict, progress: bool) -> dict:
     """Pull the new windows of the Amplitude export into the drop; returns the pull summary."""
+    config = dict(config or {})
     api_key = setting(TOOL, config, "api_key", secret=True)
     secret_key = setting(TOOL, config, "secret_key", secret=True)
     base_url = str(setting(TOOL, config, "base_url", DEFAULT_BASE_URL)).rstrip("/")

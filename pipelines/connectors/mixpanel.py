@@ -222,6 +222,7 @@ def _auth(config: dict) -> tuple[tuple[str, str], str | None, str]:
 
 def pull(source_dir: Path, *, state_dir: Path, config: dict, progress: bool) -> dict:
     """Pull the new days of the Mixpanel raw export into the drop; returns the pull summary."""
+    config = dict(config or {})
     auth, project_id, names = _auth(config)
     base_url = str(setting(TOOL, config, "base_url", DEFAULT_BASE_URL)).rstrip("/")
     http = Http.from_config(TOOL, config, names, auth=auth)

@@ -162,6 +162,7 @@ def _rows(http: Http, url: str, params: dict, origin: tuple, label: str) -> Iter
 
 def pull(source_dir: Path, *, state_dir: Path, config: dict, progress: bool) -> dict:
     """Pull the new windows of PostHog events into the drop; returns the pull summary."""
+    config = dict(config or {})
     api_key = setting(TOOL, config, "api_key", secret=True)
     project_id = str(setting(TOOL, config, "project_id"))
     base_url = str(setting(TOOL, config, "base_url", DEFAULT_BASE_URL)).rstrip("/")
