@@ -39,10 +39,17 @@ import requests
 log = logging.getLogger(__name__)
 
 EVENTS_FOLDER = "product/events"
+ALREADY_WRITTEN = "messageId already in the drop"
 _MISSING = object()
 
 
-class ConnectorError(RuntimeError):
+try:  # the connector registry's error, when the package has one: the CLI reports every pull's alike
+    from pipelines.connectors import ConnectorError as _RegistryError
+except ImportError:
+    _RegistryError = RuntimeError
+
+
+class ConnectorError(_RegistryError):
     """A pull that cannot complete; nothing of it was published to the drop."""
 
 
@@ -80,6 +87,13 @@ def credential_names(tool: str, *keys: str) -> str:
 
 
 # ------------------------------------------------------------------------------------ HTTP
+def _dlt_retry(config: dict, key: str, offset: int, default: float) -> float:
+    """dlt's own HTTP setting (`request_max_attempts`, ... as the connector registry passes them)
+    when the connector's own is not set; `offset` turns attempts into retries."""
+    value = config.get(key)
+    return default if value in (None, "") else float(value) + offset
+
+
 @dataclass
 class Http:
     """HTTP requests to one tool, with retries and a request count (`calls`).
@@ -104,10 +118,20 @@ class Http:
         return cls(
             tool=tool,
             credentials=credentials,
-            max_retries=int(setting(tool, config, "max_retries", 5)),
-            backoff_seconds=float(setting(tool, config, "backoff_seconds", 2.0)),
-            max_wait_seconds=float(setting(tool, config, "max_wait_seconds", 120.0)),
-            timeout_seconds=float(setting(tool, config, "timeout_seconds", 300.0)),
+            max_retries=int(
+                setting(tool, config, "max_retries", _dlt_retry(config, "request_max_attempts", -1, 5))
+            ),
+            backoff_seconds=float(
+                setting(tool, config, "backoff_seconds", _dlt_retry(config, "request_backoff_factor", 0, 2.0))
+            ),
+            max_wait_seconds=float(
+                setting(
+                    tool, config, "max_wait_seconds", _dlt_retry(config, "request_max_retry_delay", 0, 120.0)
+                )
+            ),
+            timeout_seconds=float(
+                setting(tool, config, "timeout_seconds", _dlt_retry(config, "request_timeout", 0, 300.0))
+            ),
             **kwargs,
         )
 
@@ -479,7 +503,7 @@ def group_of(groups: Any, group_type: str | None) -> tuple[str | None, str | Non
 def pull_summary(
     tool: str, files: list[str], writer: ExportWriter, http: Http, unknown: UnknownFields, **extra: Any
 ) -> dict:
-    return {
+    summary = {
         "source": tool,
         "files": files,
         "records": {path: writer.records[path] for path in files},
@@ -488,6 +512,10 @@ def pull_summary(
         "already_written": writer.already_written,
         **extra,
     }
+    if writer.already_written:
+        # what the run summary lists as not written
+        summary["skipped"] = {**summary.get("skipped", {}), ALREADY_WRITTEN: writer.already_written}
+    return summary
 
 
 def progress_bar(items: list, tool: str, enabled: bool) -> Iterable:

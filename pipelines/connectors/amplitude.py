@@ -46,6 +46,19 @@ from pipelines.connectors._events import (
 log = logging.getLogger(__name__)
 
 TOOL = "amplitude"
+# settings the connector registry resolves from dlt (credentials and these; see docs/CONNECTORS_PRODUCT.md)
+CONFIG_KEYS = (
+    "base_url",
+    "start_date",
+    "window_hours",
+    "lag_hours",
+    "overlap_hours",
+    "group_type",
+    "max_retries",
+    "backoff_seconds",
+    "max_wait_seconds",
+    "timeout_seconds",
+)
 DEFAULT_BASE_URL = "https://amplitude.com"
 HOUR = timedelta(hours=1)
 

@@ -47,6 +47,24 @@ from pipelines.connectors._events import (
 log = logging.getLogger(__name__)
 
 TOOL = "mixpanel"
+# settings the connector registry resolves from dlt (credentials and these; see docs/CONNECTORS_PRODUCT.md)
+CONFIG_KEYS = (
+    "username",
+    "secret",
+    "project_id",
+    "base_url",
+    "query_base_url",
+    "profiles",
+    "start_date",
+    "window_days",
+    "overlap_days",
+    "group_key",
+    "user_id_property",
+    "max_retries",
+    "backoff_seconds",
+    "max_wait_seconds",
+    "timeout_seconds",
+)
 DEFAULT_BASE_URL = "https://data.mixpanel.com"
 DEFAULT_QUERY_URL = "https://mixpanel.com"  # the Query API (profiles) has its own host
 DAY = timedelta(days=1)

@@ -40,6 +40,21 @@ from pipelines.connectors._events import (
 )
 
 TOOL = "posthog"
+# settings the connector registry resolves from dlt (credentials and these; see docs/CONNECTORS_PRODUCT.md)
+CONFIG_KEYS = (
+    "project_id",
+    "base_url",
+    "start_date",
+    "window_hours",
+    "page_size",
+    "lag_minutes",
+    "overlap_hours",
+    "group_type",
+    "max_retries",
+    "backoff_seconds",
+    "max_wait_seconds",
+    "timeout_seconds",
+)
 DEFAULT_BASE_URL = "https://us.posthog.com"
 MINUTE = timedelta(minutes=1)
 # fields of the events API and of batch-export rows
