@@ -67,8 +67,15 @@ def config(tool: str, server: fake.ExportServer, now: datetime, **extra) -> dict
     return {**common, **credentials, **OVERLAP[tool], **extra}
 
 
-def pull(tool: str, server: fake.ExportServer, drop: Path, now: datetime, **extra) -> dict:
-    server.reset(now) if not extra.pop("keep_faults", False) else None
+def pull(
+    tool: str, server: fake.ExportServer, drop: Path, now: datetime, keep_faults: bool = False, **extra
+) -> dict:
+    """One pull of `tool` at `now` into `drop`; the server's clock moves to `now` and its request
+    log starts afresh (its queued faults too, unless `keep_faults`)."""
+    if keep_faults:
+        server.now = now
+    else:
+        server.reset(now)
     return TOOLS[tool].pull(
         drop, state_dir=state_of(drop), config=config(tool, server, now, **extra), progress=False
     )
