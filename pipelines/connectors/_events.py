@@ -40,7 +40,7 @@ import requests
 log = logging.getLogger(__name__)
 
 EVENTS_FOLDER = "product/events"
-ALREADY_WRITTEN = "messageId already in the drop"
+ALREADY_WRITTEN = "already in the drop"
 _MISSING = object()
 
 
@@ -328,6 +328,13 @@ def _line(message: dict) -> str:
     return json.dumps(message, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+def _identity(message: dict, line: str) -> str:
+    """What makes a written message the same as another: its messageId, or for a message without
+    one (the loader quarantines it) its whole line, so the overlap does not quarantine it twice."""
+    message_id = message.get("messageId")
+    return str(message_id) if message_id else "line:" + hashlib.sha256(line.encode()).hexdigest()
+
+
 class ExportWriter:
     """The files of one pull: staged beside the events folder, published together by `publish`.
 
@@ -378,9 +385,7 @@ class ExportWriter:
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             for line in handle:
                 if line.strip():
-                    message_id = json.loads(line).get("messageId")
-                    if message_id:
-                        yield message_id
+                    yield _identity(json.loads(line), line.rstrip("\n"))
 
     def scratch_file(self, name: str) -> Path:
         """A path in this pull's scratch folder (removed with it), e.g. for a downloaded export."""
@@ -402,14 +407,14 @@ class ExportWriter:
             io.BufferedWriter(zipped, buffer_size=1 << 20) as out,
         ):
             for message in messages:
-                message_id = message.get("messageId")
-                if message_id and message_id in self.seen:
+                line = _line(message)
+                identity = _identity(message, line)
+                if identity in self.seen:
                     # written by an earlier pull (overlap) or delivered twice by the export
                     self.already_written += 1
                     continue
-                if message_id:
-                    self.seen.add(message_id)
-                out.write((_line(message) + "\n").encode("utf-8"))
+                self.seen.add(identity)
+                out.write((line + "\n").encode("utf-8"))
                 count += 1
         if count == 0:
             staged.unlink()
