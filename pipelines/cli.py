@@ -1,6 +1,6 @@
 """`account-health`: load the file drop, build, audit and publish the warehouse (CONTRACT section 4).
 
-    account-health run [--source-dir DIR] [--warehouse FILE] [--as-of YYYY-MM-DD]
+    account-health run [--source NAME,...] [--source-dir DIR] [--warehouse FILE] [--as-of YYYY-MM-DD]
     account-health demo | load | build | publish | app | rollback | status
 
 `run` is write-audit-publish: it checks the drop's inputs (events and accounts are required), copies
