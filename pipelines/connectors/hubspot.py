@@ -97,6 +97,7 @@ DEFAULTS = {
     "role_property": "jobtitle",
     "sentiment_property": "cs_sentiment",
     "qbr_pattern": r"\b(qbr|business review)\b",
+    "extra_company_properties": "",
 }
 
 # settings read from `sources.hubspot.*` (docs/CONNECTORS.md)
@@ -144,7 +145,6 @@ class _Api:
 
         config = {
             "client": {"base_url": self.base_url, "auth": self.auth, "session": self.session},
-            "resource_defaults": {"write_disposition": "merge", "primary_key": "id", "max_table_nesting": 0},
             "resources": [{"name": name, "endpoint": endpoint} for name, endpoint in endpoints.items()],
         }
         out = {}
@@ -213,6 +213,23 @@ class _Api:
         return out
 
 
+def _extra(settings: dict[str, str]) -> list[str]:
+    return [name.strip() for name in settings["extra_company_properties"].split(",") if name.strip()]
+
+
+def _properties(object_type: str, settings: dict[str, str]) -> list[str]:
+    """The properties asked for: what the mapping reads, and the configured extra company ones."""
+    wanted = set(BASE_PROPERTIES[object_type])
+    if object_type == "companies":
+        wanted |= {settings["account_id_property"], settings["segment_property"]}
+        wanted |= {settings["stripe_customer_id_property"], *_extra(settings)}
+    elif object_type == "contacts":
+        wanted |= {settings["user_id_property"], settings["role_property"]}
+    elif object_type in ENGAGEMENTS:
+        wanted.add(settings["sentiment_property"])
+    return sorted(wanted - {""})
+
+
 def _companies_of(record: dict[str, Any]) -> list[tuple[str, bool]]:
     """(company id, is primary) of a record's company associations, v3 list or v4 shape."""
     results = ((record.get("associations") or {}).get("companies") or {}).get("results") or []
@@ -275,10 +292,10 @@ def _map(
             "stripe_customer_id": props.get(settings["stripe_customer_id_property"]),
             "created_at": props.get("createdate") or company.get("createdAt"),
         }
-        for name, value in props.items():
-            if name in company.get("_unknown_properties", []):
-                row[f"hubspot_{name}"] = value
-                extra_columns.add(f"hubspot_{name}")
+        # configured extra properties and properties HubSpot sent unasked land as extra columns
+        for name in {*_extra(settings), *company.get("_unknown_properties", [])}:
+            row[f"hubspot_{name}"] = props.get(name)
+            extra_columns.add(f"hubspot_{name}")
         accounts.append(row)
 
     def account_for(record: dict[str, Any], allow_several: bool) -> list[str]:
@@ -290,6 +307,16 @@ def _map(
         if len(chosen) > 1 and not allow_several:
             return ["?several"]
         return [account_of.get(c, "?unknown") for c in chosen]
+
+    def known_accounts(record: dict[str, Any], kind: str) -> list[str]:
+        """The accounts of an engagement's or ticket's companies; [] (counted) when none is one."""
+        found = account_for(record, allow_several=True)
+        known = [a for a in found if not a.startswith("?")]
+        if not found:
+            skip(f"{kind} without company")
+        elif not known:
+            skip(f"{kind} of a company not pulled")
+        return known
 
     # contacts -> memberships (history kept in `memberships`: contact id -> [[account, from, to]])
     for contact_id, contact in objects["contacts"].items():
@@ -338,9 +365,8 @@ def _map(
     for object_type, kind in ENGAGEMENTS.items():
         for engagement_id, engagement in objects[object_type].items():
             props = engagement.get("properties") or {}
-            found = [a for a in account_for(engagement, allow_several=True) if not a.startswith("?")]
+            found = known_accounts(engagement, kind)
             if not found:
-                skip(f"{kind} without company")
                 continue
             activity_type = kind
             if kind == "meeting" and qbr.search(str(props.get("hs_meeting_title") or "")):
@@ -365,9 +391,8 @@ def _map(
     tickets = []
     for ticket_id, ticket in objects["tickets"].items():
         props = ticket.get("properties") or {}
-        found = [a for a in account_for(ticket, allow_several=True) if not a.startswith("?")]
+        found = known_accounts(ticket, "ticket")
         if not found:
-            skip("ticket without company")
             continue
         state = stages.get(str(props.get("hs_pipeline_stage") or ""))
         tickets.append(
@@ -414,30 +439,7 @@ def pull(source_dir: Path, *, state_dir: Path, config: dict, progress: bool) -> 
     full = bool(config.get("full_refresh")) or not state.get("since_ms") or set(stored) != set(OBJECTS)
     log.info("%s: %s pull", SOURCE, "full" if full else "incremental")
 
-    properties = {
-        object_type: sorted(
-            {
-                *BASE_PROPERTIES[object_type],
-                *(
-                    [
-                        settings["account_id_property"],
-                        settings["segment_property"],
-                        settings["stripe_customer_id_property"],
-                    ]
-                    if object_type == "companies"
-                    else []
-                ),
-                *(
-                    [settings["user_id_property"], settings["role_property"]]
-                    if object_type == "contacts"
-                    else []
-                ),
-                *([settings["sentiment_property"]] if object_type in ENGAGEMENTS else []),
-            }
-            - {""}
-        )
-        for object_type in OBJECTS
-    }
+    properties = {object_type: _properties(object_type, settings) for object_type in OBJECTS}
     since_ms = int(state.get("since_ms") or 0)
     endpoints: dict[str, dict[str, Any]] = {
         "owners": {

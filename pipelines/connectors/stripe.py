@@ -228,7 +228,6 @@ class _Api:
                 "auth": self.auth,
                 "session": self.session,
             },
-            "resource_defaults": {"write_disposition": "merge", "primary_key": "id", "max_table_nesting": 0},
             "resources": resources,
         }
         out = {}

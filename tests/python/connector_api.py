@@ -299,6 +299,7 @@ def hubspot_objects(api: FakeApi, companies: int = 6) -> None:
                     "hubspot_owner_id": api.owners[n % len(api.owners)]["id"],
                     "segment": ("SMB", "Mid-Market", "Enterprise")[n % 3],
                     "stripe_customer_id": f"cus_{n + 1:03d}",
+                    "numberofemployees": str(10 * (n + 1)),
                     "hs_object_id": row["id"],
                 },
             }

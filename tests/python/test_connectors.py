@@ -106,6 +106,40 @@ def test_pull_follows_pagination_over_several_pages(name, api, tmp_path):
     assert result["api_calls"] == len(api.requests)
 
 
+def test_hubspot_mapping_reads_the_configured_properties(api, tmp_path):
+    """Account and user ids from the configured properties, extra company properties carried as
+    columns, and records that cannot be rows counted as not written."""
+    company = api.hubspot["companies"][0]
+    company["properties"]["product_account_id"] = "acc_001"
+    api.hubspot["companies"][1]["properties"]["segment"] = None  # written; staging rejects it
+    api.hubspot["contacts"][0]["properties"]["email"] = None
+    api.hubspot["contacts"][1]["associations"] = []
+    api.hubspot["tickets"][0]["associations"] = []
+    result = pull(
+        "hubspot",
+        api,
+        tmp_path,
+        account_id_property="product_account_id",
+        extra_company_properties="numberofemployees",
+    )
+    assert result["skipped"] == {
+        "company without product_account_id": 5,
+        "contact without email": 1,
+        "contact without company": 1,
+        "contact of a company not pulled": 17,
+        "ticket without company": 1,
+        "ticket of a company not pulled": 20,
+        "meeting of a company not pulled": 25,
+        "note of a company not pulled": 1,
+        "email of a company not pulled": 1,
+    }
+    accounts = (tmp_path / "drop/crm/accounts_hubspot.csv").read_text().splitlines()
+    assert accounts[0].endswith(",created_at,hubspot_numberofemployees")
+    assert len(accounts) == 2 and accounts[1].startswith("acc_001,") and accounts[1].endswith(",10")
+    memberships = (tmp_path / "drop/product/account_memberships_hubspot.csv").read_text().splitlines()
+    assert {line.split(",")[1] for line in memberships[1:]} == {"acc_001"}
+
+
 # --------------------------------------------------------------------------------- failures
 @pytest.mark.parametrize("name", ["stripe", "hubspot"])
 def test_429_with_retry_after_is_retried(name, api, tmp_path):
