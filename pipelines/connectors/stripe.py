@@ -328,9 +328,10 @@ def pull(source_dir: Path, *, state_dir: Path, config: dict, progress: bool) -> 
         params = {"created[gte]": int(state["events_since"]), "types[]": list(EVENT_TYPES)}
         events = api.paginate("/v1/events", params, "events")
         event_count = len(events)
-        # newest state per object: events sorted by time, a later event overwrites
+        # newest state per object: Stripe lists events newest first (also within one second, which
+        # `created` cannot order), so read them backwards and let a later event overwrite
         latest: dict[tuple[str, str], tuple[int, dict]] = {}
-        for event in sorted(events, key=lambda e: (e.get("created") or 0, e.get("id") or "")):
+        for event in reversed(events):
             obj = (event.get("data") or {}).get("object")
             object_type = OBJECT_TYPES.get(obj.get("object")) if isinstance(obj, dict) else None
             if object_type is None or not obj.get("id"):

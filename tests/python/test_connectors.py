@@ -294,13 +294,21 @@ def test_stripe_second_pull_fetches_only_what_changed(api, tmp_path):
     voided = json.loads(json.dumps(api.stripe["invoices"][0]))
     voided["status"] = "void"
     fake.stripe_event(api, "invoice.voided", voided)
+    renamed = json.loads(json.dumps(api.stripe["customers"][2]))
+    renamed["name"] = "Company 3, renamed"
+    fake.stripe_event(api, "customer.updated", renamed)
     new = json.loads(json.dumps(api.stripe["customers"][0]))
     new.update(id="cus_006", created=api.stripe["customers"][-1]["created"] + 10)
     api.stripe["customers"].append(new)
     api.reset_log()
     changed = pull("stripe", api, tmp_path)
-    assert changed["records"] == {"customers": 1, "subscriptions": 1, "invoices": 1, "prices": 0}
-    assert changed["api_calls"] == 5 == len(api.requests)
+    assert changed["records"] == {"customers": 2, "subscriptions": 1, "invoices": 1, "prices": 0}
+    # 4 lists (one page each) and the 3 events on 2 pages (2 a page, `starting_after` the 2nd)
+    assert changed["api_calls"] == 6 == len(api.requests)
+    assert [q.get("starting_after") for _, path, q in api.requests if path == "/v1/events"] == [
+        None,
+        ["evt_0002"],
+    ]
     month = changed["files"]
     assert sorted(month) == sorted(
         [
@@ -315,6 +323,13 @@ def test_stripe_second_pull_fetches_only_what_changed(api, tmp_path):
     ]
     assert len(subscriptions) == 5
     assert {s["id"]: s["status"] for s in subscriptions}["sub_002"] == "canceled"
+    customers = (tmp_path / "drop/billing/customers_stripe.jsonl").read_text().splitlines()
+    assert [json.loads(line)["name"] for line in customers][2:] == [
+        "Company 3, renamed",
+        "Company 4",
+        "Company 5",
+        "Company 1",
+    ]
 
 
 def _month(invoice: dict) -> str:
@@ -333,18 +348,21 @@ def test_hubspot_second_pull_fetches_only_what_changed(api, tmp_path):
     assert sum(unchanged["records"].values()) == 0 and unchanged["files"] == []
     assert drop_files(tmp_path) == before
 
-    ticket = api.hubspot["tickets"][0]
-    ticket["properties"]["hs_ticket_priority"] = "URGENT"
-    fake.touch(ticket)
+    for ticket in api.hubspot["tickets"][:3]:
+        ticket["properties"]["hs_ticket_priority"] = "URGENT"
+        fake.touch(ticket)
     contact = api.hubspot["contacts"][0]
     moved_to = api.hubspot["companies"][1]["id"]
     contact["associations"] = [(moved_to, "contact_to_company")]
     fake.touch(contact)
     api.reset_log()
     changed = pull("hubspot", api, tmp_path)
-    assert changed["records"]["tickets"] == 1 and changed["records"]["contacts"] == 1
-    assert sum(changed["records"].values()) == 2
-    assert changed["api_calls"] == 11 + 2 == len(api.requests)  # + associations of the 2 changed
+    assert changed["records"]["tickets"] == 3 and changed["records"]["contacts"] == 1
+    assert sum(changed["records"].values()) == 4
+    # + a 2nd page of ticket search (the cursor in the body) + associations of tickets and contacts
+    assert changed["api_calls"] == 11 + 1 + 2 == len(api.requests)
+    searches = [path for _, path, _ in api.requests if path == "/crm/v3/objects/tickets/search"]
+    assert len(searches) == 2
     assert sorted(changed["files"]) == [
         "crm/support_tickets_hubspot.csv",
         "product/account_memberships_hubspot.csv",
