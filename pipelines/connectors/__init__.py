@@ -87,6 +87,17 @@ def connector_config(name: str, keys: Iterable[str] = ()) -> dict[str, Any]:
     import dlt
 
     config: dict[str, Any] = {}
+    # each named key through dlt's own order (environment first, then the toml files); a secret may
+    # sit in config.toml and a setting in secrets.toml, so both are asked, secrets first
+    for key in (*SECRET_KEYS, *keys, *RETRY_KEYS):
+        value = dlt.secrets.get(f"sources.{name}.{key}")
+        if value is None:
+            value = dlt.config.get(f"sources.{name}.{key}")
+        if value is None and key in RETRY_KEYS:
+            value = dlt.config.get(f"runtime.{key}")  # dlt's own HTTP settings apply to every source
+        if value is not None:
+            config[key] = value
+    # then any other key of a [sources.<name>] table
     for accessor in (dlt.config, dlt.secrets):
         try:
             section = accessor.get(f"sources.{name}")
@@ -94,15 +105,8 @@ def connector_config(name: str, keys: Iterable[str] = ()) -> dict[str, Any]:
             log.debug("sources.%s not readable: %s", name, error)
             section = None
         if isinstance(section, dict):
-            config.update({str(key).lower(): value for key, value in section.items()})
-    for key in (*SECRET_KEYS, *keys, *RETRY_KEYS):
-        if key in config:
-            continue
-        value = (dlt.secrets if key in SECRET_KEYS else dlt.config).get(f"sources.{name}.{key}")
-        if value is None and key in RETRY_KEYS:
-            value = dlt.config.get(f"runtime.{key}")  # dlt's own HTTP settings apply to every source
-        if value is not None:
-            config[key] = value
+            for key, value in section.items():
+                config.setdefault(str(key).lower(), value)
     return config
 
 

@@ -88,6 +88,13 @@ def require(config: dict[str, Any], key: str, source: str) -> str:
     return str(value)
 
 
+def flag(value: Any) -> bool:
+    """A boolean setting, also as an environment variable's text (`true`, `1`, `yes`)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    return bool(value)
+
+
 def credential_name(source: str, key: str) -> str:
     return f"SOURCES__{source.upper()}__{key.upper()}"
 

@@ -41,6 +41,7 @@ from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginat
 
 from pipelines.connectors._common import (
     collect,
+    flag,
     http_session,
     load_state,
     require,
@@ -436,7 +437,7 @@ def pull(source_dir: Path, *, state_dir: Path, config: dict, progress: bool) -> 
     state = load_state(state_dir)
     stored = _read_objects(state_dir)
     now_ms = int(time.time() * 1000)
-    full = bool(config.get("full_refresh")) or not state.get("since_ms") or set(stored) != set(OBJECTS)
+    full = flag(config.get("full_refresh")) or not state.get("since_ms") or set(stored) != set(OBJECTS)
     log.info("%s: %s pull", SOURCE, "full" if full else "incremental")
 
     properties = {object_type: _properties(object_type, settings) for object_type in OBJECTS}

@@ -38,6 +38,7 @@ from pipelines.connectors import ConnectorError
 from pipelines.connectors._common import (
     collect,
     files_intact,
+    flag,
     http_session,
     load_state,
     require,
@@ -301,7 +302,7 @@ def pull(source_dir: Path, *, state_dir: Path, config: dict, progress: bool) -> 
     retention = float(config.get("events_retention_days", 30)) * 86400
     written: dict[str, str] = state.get("files", {})
     reason = None
-    if bool(config.get("full_refresh")):
+    if flag(config.get("full_refresh")):
         reason = "full_refresh is set"
     elif not state.get("events_since"):
         reason = "first pull"

@@ -500,3 +500,29 @@ def test_stripe_pull_lands_the_same_raw_tables_as_the_export(tmp_path):
                     )
                 )
         assert rows[0] and rows[0] == rows[1], table
+
+
+def test_settings_come_from_dlt_toml_files_and_the_environment_wins(tmp_path):
+    """`.dlt/secrets.toml` and `.dlt/config.toml` of the working folder, environment variables over
+    them, dlt's `runtime` retry settings for every connector (a fresh process: dlt reads them once)."""
+    (tmp_path / ".dlt").mkdir()
+    (tmp_path / ".dlt/secrets.toml").write_text('[sources.stripe]\napi_key = "from-file"\npage_size = 7\n')
+    (tmp_path / ".dlt/config.toml").write_text(
+        '[runtime]\nrequest_max_attempts = 2\n[sources.hubspot]\nsegment_property = "tier"\n'
+    )
+    env = cli_env() | {"SOURCES__STRIPE__PAGE_SIZE": "9", "SOURCES__HUBSPOT__ACCESS_TOKEN": "from-env"}
+    code = (
+        "import json; from pipelines.connectors import connector_config as c; "
+        "from pipelines.connectors import stripe, hubspot; "
+        "print(json.dumps([c('stripe', stripe.CONFIG_KEYS), c('hubspot', hubspot.CONFIG_KEYS)]))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    stripe_config, hubspot_config = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert stripe_config == {"api_key": "from-file", "page_size": "9", "request_max_attempts": 2}
+    assert hubspot_config == {
+        "access_token": "from-env",
+        "segment_property": "tier",
+        "request_max_attempts": 2,
+    }
