@@ -37,6 +37,8 @@ class FakeApi:
             "prices": [],
         }
         self.events: list[dict] = []
+        # full lists behind objects whose `items`/`lines` say has_more: "path[?subscription]" -> rows
+        self.nested: dict[str, list[dict]] = {}
         self.hubspot: dict[str, list[dict]] = defaultdict(list)
         self.owners: list[dict] = []
         self.stages: list[dict] = []
@@ -75,6 +77,16 @@ class FakeApi:
         def number(key: str) -> int | None:
             return int(query[key][0]) if key in query else None
 
+        nested = self.nested.get(path + "?" + "&".join(query.get("subscription", [])).strip("?"))
+        if nested is None:
+            nested = self.nested.get(path)
+        if nested is not None:  # a list inside an object (items, lines): in the object's order
+            rows = nested
+            if "starting_after" in query:
+                ids = [r["id"] for r in rows]
+                rows = rows[ids.index(query["starting_after"][0]) + 1 :]
+            limit = number("limit") or 10
+            return {"object": "list", "url": path, "data": rows[:limit], "has_more": len(rows) > limit}
         if path == "/v1/events":
             rows = self.events
             types = set(query.get("types[]", []))
@@ -241,6 +253,22 @@ def stripe_objects(api: FakeApi, customers: int = 5, start: int = 1_760_000_000)
             )
             invoice["lines"] = {"object": "list", "data": [line], "has_more": False}
             api.stripe["invoices"].append(invoice)
+
+
+def cut_short(api: FakeApi, object_type: str, index: int, copies: int = 3) -> dict:
+    """Give one subscription (or invoice) `copies` items (lines) of which the listed object carries
+    only the first, with `has_more`, as Stripe does past its embedded limit; the rest is served by
+    `/v1/subscription_items?subscription=` (`/v1/invoices/<id>/lines`). Returns the object."""
+    obj = api.stripe[object_type][index]
+    field = "items" if object_type == "subscriptions" else "lines"
+    first = obj[field]["data"][0]
+    rows = [{**copy.deepcopy(first), "id": f"{first['id']}_{n}"} for n in range(copies)]
+    obj[field] = {"object": "list", "data": rows[:1], "has_more": True}
+    if object_type == "subscriptions":
+        api.nested[f"/v1/subscription_items?{obj['id']}"] = rows
+    else:
+        api.nested[f"/v1/invoices/{obj['id']}/lines"] = rows
+    return obj
 
 
 def stripe_event(api: FakeApi, event_type: str, obj: dict) -> None:

@@ -140,6 +140,25 @@ def test_hubspot_mapping_reads_the_configured_properties(api, tmp_path):
     assert {line.split(",")[1] for line in memberships[1:]} == {"acc_001"}
 
 
+def test_stripe_completes_item_and_line_lists_cut_short(api, tmp_path):
+    """More items or lines than Stripe embeds: the rest comes from their own list endpoints."""
+    subscription = fake.cut_short(api, "subscriptions", 0)
+    invoice = fake.cut_short(api, "invoices", 3)
+    pull("stripe", api, tmp_path)
+    assert api.calls("/v1/subscription_items") == 2 and api.calls(f"/v1/invoices/{invoice['id']}/lines") == 2
+    written = {}
+    for path in (tmp_path / "drop/billing").glob("*_stripe*.jsonl"):
+        written |= {obj["id"]: obj for obj in map(json.loads, path.read_text().splitlines())}
+    full = {
+        subscription["id"]: api.nested[f"/v1/subscription_items?{subscription['id']}"],
+        invoice["id"]: api.nested[f"/v1/invoices/{invoice['id']}/lines"],
+    }
+    for obj, field in ((subscription, "items"), (invoice, "lines")):
+        nested = written[obj["id"]][field]
+        assert [row["id"] for row in nested["data"]] == [row["id"] for row in full[obj["id"]]]
+        assert len(nested["data"]) == 3 and nested["has_more"] is False
+
+
 # --------------------------------------------------------------------------------- failures
 @pytest.mark.parametrize("name", ["stripe", "hubspot"])
 def test_429_with_retry_after_is_retried(name, api, tmp_path):
