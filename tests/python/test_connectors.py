@@ -11,17 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import connector_api as fake
 import duckdb
 import pytest
+from dbt_support import cli_env
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import connector_api as fake  # noqa: E402
-from dbt_support import cli_env  # noqa: E402
-
-from pipelines.connectors import ConnectorError, describe, parse_sources, pull_all  # noqa: E402
-from pipelines.connectors import hubspot as hubspot_connector  # noqa: E402
-from pipelines.connectors import stripe as stripe_connector  # noqa: E402
+from pipelines.connectors import ConnectorError, describe, parse_sources, pull_all
+from pipelines.connectors import hubspot as hubspot_connector
+from pipelines.connectors import stripe as stripe_connector
 
 pytestmark = [
     pytest.mark.connectors,
