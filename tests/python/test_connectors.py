@@ -76,8 +76,12 @@ def test_sources_parse_repeated_and_comma_separated_names_in_order():
 
 # ---------------------------------------------------------------------------------- pagination
 @pytest.mark.parametrize("name", ["stripe", "hubspot"])
-def test_pull_follows_pagination_over_several_pages(name, api, tmp_path):
+def test_pull_follows_pagination_over_several_pages(name, api, tmp_path, caplog):
+    caplog.set_level("INFO", logger="pipelines.connectors")
     result = pull(name, api, tmp_path)
+    # progress: one line per call, numbered, with the path and the status
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"{name}: call ")]
+    assert len(progress) == result["api_calls"] and progress[0].startswith(f"{name}: call 1 GET /")
     if name == "stripe":
         assert result["records"] == {"customers": 5, "subscriptions": 5, "invoices": 10, "prices": 1}
         # 5 customers at 2 a page: 3 pages, the 2nd and 3rd after the last id of the previous one
