@@ -291,7 +291,14 @@ def test_unknown_fields_land_and_show_in_the_load_summary(api, tmp_path):
         assert con.execute("select count(*) from raw_crm.support_tickets").fetchone() == (25,)
         assert con.execute("select count(*) from raw_crm.cs_activities").fetchone() == (33,)
         assert con.execute("select count(*) from raw_product.account_memberships").fetchone() == (22,)
-        assert con.execute("select count(*) from raw_stripe.invoices__lines__data").fetchone() == (10,)
+        # both line shapes: 5 classic lines with `price` and `subscription`, 5 of 2025-03-31+ with
+        # `parent.subscription_item_details` and `pricing.price_details.price`
+        shapes = con.execute(
+            "select count(*), count(price__id), count(subscription), "
+            "count(parent__subscription_item_details__subscription), count(pricing__price_details__price) "
+            "from raw_stripe.invoices__lines__data"
+        ).fetchone()
+        assert shapes == (10, 5, 5, 5, 5)
     run = json.loads(next((warehouse.parent / "runs").glob("*/run.json")).read_text())
     assert {p["source"] for p in run["pulled"]} == {"stripe", "hubspot"}
 
