@@ -299,19 +299,19 @@ def _map(
             extra_columns.add(f"hubspot_{name}")
         accounts.append(row)
 
-    def account_for(record: dict[str, Any], allow_several: bool) -> list[str]:
+    def account_for(record: dict[str, Any], prefer_primary: bool, allow_several: bool) -> list[str]:
+        """The accounts of a record's companies ("?unknown" for a company that is not an account):
+        the primary one(s) when asked and marked, else all; "?several" when several and not allowed."""
         companies = _companies_of(record)
-        if not companies:
-            return []
-        primary = [c for c, is_primary in companies if is_primary]
-        chosen = primary[:1] if primary else [c for c, _ in companies]
+        primary = [c for c, is_primary in companies if is_primary] if prefer_primary else []
+        chosen = primary or [c for c, _ in companies]
         if len(chosen) > 1 and not allow_several:
             return ["?several"]
         return [account_of.get(c, "?unknown") for c in chosen]
 
-    def known_accounts(record: dict[str, Any], kind: str) -> list[str]:
+    def known_accounts(record: dict[str, Any], kind: str, prefer_primary: bool) -> list[str]:
         """The accounts of an engagement's or ticket's companies; [] (counted) when none is one."""
-        found = account_for(record, allow_several=True)
+        found = account_for(record, prefer_primary, allow_several=True)
         known = [a for a in found if not a.startswith("?")]
         if not found:
             skip(f"{kind} without company")
@@ -325,7 +325,7 @@ def _map(
         if not props.get(settings["user_id_property"]):
             skip(f"contact without {settings['user_id_property']}")
             continue
-        found = account_for(contact, allow_several=False)
+        found = account_for(contact, prefer_primary=True, allow_several=False)
         current = found[0] if found and not found[0].startswith("?") else None
         if not found:
             skip("contact without company")
@@ -366,7 +366,8 @@ def _map(
     for object_type, kind in ENGAGEMENTS.items():
         for engagement_id, engagement in objects[object_type].items():
             props = engagement.get("properties") or {}
-            found = known_accounts(engagement, kind)
+            # an engagement logged against several companies is a touch of each account
+            found = known_accounts(engagement, kind, prefer_primary=False)
             if not found:
                 continue
             activity_type = kind
@@ -392,7 +393,8 @@ def _map(
     tickets = []
     for ticket_id, ticket in objects["tickets"].items():
         props = ticket.get("properties") or {}
-        found = known_accounts(ticket, "ticket")
+        # a ticket is one account's: its primary company, else the first by id
+        found = known_accounts(ticket, "ticket", prefer_primary=True)
         if not found:
             continue
         state = stages.get(str(props.get("hs_pipeline_stage") or ""))

@@ -160,6 +160,35 @@ def test_stripe_completes_item_and_line_lists_cut_short(api, tmp_path):
         assert len(nested["data"]) == 3 and nested["has_more"] is False
 
 
+def test_hubspot_associations_primary_company_and_several_companies(api, tmp_path):
+    """A contact's primary company is its account; two companies and no primary is ambiguous (not
+    written, counted); an engagement with two companies is a touch of each account."""
+    first, second = (company["id"] for company in api.hubspot["companies"][:2])
+    contacts = api.hubspot["contacts"]
+    contacts[0]["associations"] = [(first, "contact_to_company_unlabeled"), (second, "contact_to_company")]
+    contacts[1]["associations"] = [
+        (first, "contact_to_company_unlabeled"),
+        (second, "contact_to_company_unlabeled"),
+    ]
+    call = api.hubspot["calls"][0]
+    call["associations"] = [(first, "call_to_company"), (second, "call_to_company")]
+    result = pull("hubspot", api, tmp_path)
+    assert result["skipped"] == {"contact with several companies, none primary": 1}
+    memberships = (tmp_path / "drop/product/account_memberships_hubspot.csv").read_text().splitlines()
+    mine = [
+        line.split(",") for line in memberships if line.startswith(contacts[0]["properties"]["email"] + ",")
+    ]
+    assert [row[1] for row in mine] == [second]
+    assert not [line for line in memberships if line.startswith(contacts[1]["properties"]["email"] + ",")]
+    activities = (tmp_path / "drop/crm/cs_activities_hubspot.csv").read_text().splitlines()
+    touches = sorted(
+        line.split(",")[:2] for line in activities if line.startswith(f"hubspot-call-{call['id']}")
+    )
+    assert touches == sorted(
+        [[f"hubspot-call-{call['id']}-{first}", first], [f"hubspot-call-{call['id']}-{second}", second]]
+    )
+
+
 # --------------------------------------------------------------------------------- failures
 @pytest.mark.parametrize("name", ["stripe", "hubspot"])
 def test_429_with_retry_after_is_retried(name, api, tmp_path):
