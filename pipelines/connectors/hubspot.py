@@ -425,10 +425,15 @@ def _map(
 
 
 def _read_objects(state_dir: Path) -> dict[str, dict[str, dict]]:
+    """The raw objects of earlier pulls; {} (so a full pull) when absent or unreadable."""
     path = state_dir / "objects.json"
     if not path.exists():
         return {}
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        log.warning("%s is unreadable (%s): pulling in full", path, error)
+        return {}
 
 
 def pull(source_dir: Path, *, state_dir: Path, config: dict, progress: bool) -> dict:
