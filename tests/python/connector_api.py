@@ -29,6 +29,7 @@ class FakeApi:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str, dict]] = []  # (method, path, query)
+        self.headers: list[dict] = []  # the headers of each request, in the same order
         self.failures: dict[str, deque] = defaultdict(deque)  # path prefix -> queued responses
         self.stripe: dict[str, list[dict]] = {
             "customers": [],
@@ -55,6 +56,7 @@ class FakeApi:
 
     def reset_log(self) -> None:
         self.requests.clear()
+        self.headers.clear()
 
     # ---------------------------------------------------------------- dispatch
     def handle(self, method: str, url: str, headers: dict, body: bytes) -> tuple[int, dict, bytes]:
@@ -62,6 +64,7 @@ class FakeApi:
         query = parse_qs(parts.query)
         with self.lock:
             self.requests.append((method, parts.path, query))
+            self.headers.append(headers)
             for prefix, queue in self.failures.items():
                 if parts.path.startswith(prefix) and queue:
                     return queue.popleft()

@@ -388,6 +388,33 @@ def test_stripe_second_pull_fetches_only_what_changed(api, tmp_path):
     ]
 
 
+def test_stripe_pulls_in_full_when_events_expired_or_files_changed(api, tmp_path):
+    """Past Stripe's event retention, or with the files of the last pull edited, an incremental
+    pull could miss changes: it pulls in full instead. A deleted customer is marked deleted, and a
+    pinned API version is sent on every call."""
+    pull("stripe", api, tmp_path)
+    state_file = tmp_path / "state/stripe/state.json"
+    state = json.loads(state_file.read_text())
+    state["events_since"] -= 31 * 86_400
+    state_file.write_text(json.dumps(state))
+    api.reset_log()
+    assert pull("stripe", api, tmp_path)["mode"] == "full"
+    assert api.calls("/v1/events") == 0 and api.calls("/v1/customers") == 3
+
+    customers = tmp_path / "drop/billing/customers_stripe.jsonl"
+    customers.write_text(customers.read_text().replace("Company 1", "Company One"))
+    assert pull("stripe", api, tmp_path)["mode"] == "full"
+    assert "Company One" not in customers.read_text()
+
+    fake.stripe_event(api, "customer.deleted", api.stripe["customers"][4])
+    api.reset_log()
+    result = pull("stripe", api, tmp_path, api_version="2025-03-31.basil")
+    assert result["mode"] == "incremental" and result["records"]["customers"] == 1
+    assert {h.get("Stripe-Version") for h in api.headers} == {"2025-03-31.basil"}
+    deleted = {c["id"]: c.get("deleted") for c in map(json.loads, customers.read_text().splitlines())}
+    assert deleted["cus_005"] is True and deleted["cus_001"] is None
+
+
 def _month(invoice: dict) -> str:
     import time
 
