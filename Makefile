@@ -6,6 +6,8 @@ VENV        ?= .venv
 BIN         := $(VENV)/bin
 SOURCE_DIR  ?= data/landing
 WAREHOUSE   ?= warehouse/health.duckdb
+# connectors to pull from before loading (docs/CONNECTORS.md), e.g. SOURCES=stripe,hubspot
+SOURCES     ?= files
 SIZE        ?= small
 PYTEST_ARGS ?=
 # pytest-xdist workers for `make test` (one test file per worker: module fixtures are built once)
@@ -37,13 +39,13 @@ $(STAMP): pyproject.toml requirements.lock
 venv: $(STAMP) ## Create the virtual environment (.venv) from the pinned set
 
 run: $(STAMP) ## Load, build, audit, publish, print a summary (the demo company first when data/landing is empty and nothing is published)
-	$(BIN)/account-health run --source-dir "$(SOURCE_DIR)" --warehouse "$(WAREHOUSE)"
+	$(BIN)/account-health run --source "$(SOURCES)" --source-dir "$(SOURCE_DIR)" --warehouse "$(WAREHOUSE)"
 
 demo: $(STAMP) ## Only generate the demo company's file drop into SOURCE_DIR
 	$(BIN)/account-health demo --source-dir "$(SOURCE_DIR)"
 
 load: $(STAMP) ## Only land the file drop (dlt) into a candidate warehouse
-	$(BIN)/account-health load --source-dir "$(SOURCE_DIR)" --warehouse "$(WAREHOUSE)"
+	$(BIN)/account-health load --source "$(SOURCES)" --source-dir "$(SOURCE_DIR)" --warehouse "$(WAREHOUSE)"
 
 build: $(STAMP) ## Only run `dbt build` (all models and tests) on the candidate warehouse
 	$(BIN)/account-health build --warehouse "$(WAREHOUSE)"

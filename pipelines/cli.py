@@ -1,6 +1,6 @@
 """`account-health`: load the file drop, build, audit and publish the warehouse (CONTRACT section 4).
 
-    account-health run [--source-dir DIR] [--warehouse FILE] [--as-of YYYY-MM-DD]
+    account-health run [--source NAME,...] [--source-dir DIR] [--warehouse FILE] [--as-of YYYY-MM-DD]
     account-health demo | load | build | publish | app | rollback | status
 
 `run` is write-audit-publish: it checks the drop's inputs (events and accounts are required), copies
@@ -30,6 +30,8 @@ disable_telemetry()
 
 from pipelines import publish as wap  # noqa: E402
 from pipelines.config import DEFAULT_SOURCE_DIR, Settings, load_settings  # noqa: E402
+from pipelines.connectors import parse_sources  # noqa: E402
+from pipelines.connectors.steps import pulls, step_pull, summary_lines  # noqa: E402
 from pipelines.notify import cli as notify_cli  # noqa: E402
 from pipelines.runlog import RunRecord, append_sidecar, new_run_id, read_sidecar  # noqa: E402
 
@@ -350,9 +352,12 @@ def _guarded(command: str, settings: Settings, body) -> int:
 
 def cmd_run(settings: Settings) -> int:
     def body(record: RunRecord, run_dir: Path) -> str:
-        if demo_allowed(settings):
+        if demo_allowed(settings) and not pulls(settings):
             with record.step("demo"):
                 step_demo(settings)
+        if pulls(settings):
+            with record.step("pull"):
+                step_pull(settings, record)
         with record.step("inputs"):
             step_inputs(settings, record)
         with record.step("prepare"):
@@ -374,6 +379,9 @@ def cmd_run(settings: Settings) -> int:
 
 def cmd_load(settings: Settings) -> int:
     def body(record: RunRecord, run_dir: Path) -> str:
+        if pulls(settings):
+            with record.step("pull"):
+                step_pull(settings, record)
         with record.step("inputs"):
             step_inputs(settings, record)
         with record.step("prepare"):
@@ -520,6 +528,8 @@ def _print_summary(settings: Settings, record: RunRecord) -> None:
         out("inputs missing or empty:" if gaps else "inputs: every contract input present")
         for line in gaps:
             out(f"  {line}")
+    for line in summary_lines(record):
+        out(line)
     if record.landed:
         out("rows landed:")
         for table, rows in sorted(record.landed.items()):
@@ -588,6 +598,14 @@ def _parser() -> argparse.ArgumentParser:
                 help="rebuild incremental models from all landed data instead of only the days that "
                 "changed (after an upgrade that changes their columns or types, or to repair)",
             )
+        if name in ("run", "load"):
+            cmd.add_argument(
+                "--source",
+                action="append",
+                metavar="NAME",
+                help="pull from stripe, hubspot, amplitude, mixpanel, posthog into the drop first "
+                "(repeat or comma-separate; default: files, the drop as it is; docs/CONNECTORS.md)",
+            )
         if name in ("run", "build", "publish"):
             cmd.add_argument(
                 "--max-rejected-share",
@@ -617,6 +635,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args.verbose)
     command = args.command or "run"
+    try:
+        sources = parse_sources(getattr(args, "source", None))
+    except ValueError as exc:
+        _parser().error(str(exc))
     settings = load_settings(
         getattr(args, "source_dir", None),
         getattr(args, "warehouse", None),
@@ -624,6 +646,7 @@ def main(argv: list[str] | None = None) -> int:
         full_refresh=getattr(args, "full_refresh", None) or None,
         max_rejected_share=getattr(args, "max_rejected_share", None),
         progress=sys.stderr.isatty(),
+        extra={"sources": sources},
     )
     signal.signal(signal.SIGTERM, _on_signal)
     handlers = {

@@ -78,6 +78,8 @@ class RunRecord:
     # {contract input: present | empty | missing}, and the freshness of each checked source table
     inputs: dict[str, str] = field(default_factory=dict)
     freshness: list[dict] = field(default_factory=list)
+    # one summary per connector pulled (`--source`): records, API calls, unknown fields
+    pulled: list[dict] = field(default_factory=list)
     published_path: str | None = None
     _t0: float = field(default_factory=time.monotonic, repr=False)
 

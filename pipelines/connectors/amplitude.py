@@ -5,7 +5,7 @@ server upload time) answers a zip archive of gzipped JSON-lines files, one or mo
 means no data in the range. Basic auth: API key and secret key. One request per window
 (`window_hours`, default 24); data is exportable about 2 hours after Amplitude received it, so a pull
 stops `lag_hours` (default 2) before now and the next one starts `overlap_hours` (default 2) before
-where this one stopped. The field mapping is in docs/CONNECTORS_PRODUCT.md.
+where this one stopped. The field mapping is in docs/CONNECTORS.md.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from pipelines.connectors._events import (
 log = logging.getLogger(__name__)
 
 TOOL = "amplitude"
-# settings the connector registry resolves from dlt (credentials and these; see docs/CONNECTORS_PRODUCT.md)
+# settings the connector registry resolves from dlt (credentials and these; see docs/CONNECTORS.md)
 CONFIG_KEYS = (
     "base_url",
     "start_date",

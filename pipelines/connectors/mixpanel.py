@@ -47,7 +47,7 @@ from pipelines.connectors._events import (
 log = logging.getLogger(__name__)
 
 TOOL = "mixpanel"
-# settings the connector registry resolves from dlt (credentials and these; see docs/CONNECTORS_PRODUCT.md)
+# settings the connector registry resolves from dlt (credentials and these; see docs/CONNECTORS.md)
 CONFIG_KEYS = (
     "username",
     "secret",

@@ -40,7 +40,7 @@ from pipelines.connectors._events import (
 )
 
 TOOL = "posthog"
-# settings the connector registry resolves from dlt (credentials and these; see docs/CONNECTORS_PRODUCT.md)
+# settings the connector registry resolves from dlt (credentials and these; see docs/CONNECTORS.md)
 CONFIG_KEYS = (
     "project_id",
     "base_url",
