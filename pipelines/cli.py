@@ -29,6 +29,8 @@ from pipelines.config import disable_telemetry
 disable_telemetry()
 
 from pipelines import publish as wap  # noqa: E402
+from pipelines.calibrate import add_arguments as calibrate_arguments  # noqa: E402
+from pipelines.calibrate import command as calibrate_command  # noqa: E402
 from pipelines.config import DEFAULT_SOURCE_DIR, Settings, load_settings  # noqa: E402
 from pipelines.runlog import RunRecord, append_sidecar, new_run_id, read_sidecar  # noqa: E402
 
@@ -604,6 +606,7 @@ def _parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=int, default=8501)
     add("rollback", "swap the published warehouse with the previous publish")
     add("status", "show the published, previous and candidate files and recent runs")
+    calibrate_arguments(add("calibrate", "fit health weights and a churn model on the published history"))
     return parser
 
 
@@ -629,6 +632,7 @@ def main(argv: list[str] | None = None) -> int:
         "app": lambda: cmd_app(settings, args.port),
         "rollback": lambda: cmd_rollback(settings),
         "status": lambda: cmd_status(settings),
+        "calibrate": lambda: calibrate_command(settings, args),
     }
     return handlers[command]()
 
