@@ -386,15 +386,18 @@ def heatmap(frame: pd.DataFrame, x: str, y: str, value: str, x_title: str, y_tit
 
 
 def backtest_chart(frame: pd.DataFrame, bands: list[str]) -> alt.Chart:
-    """Churn rate per scoring date, one line per health band (lowest band red, highest green);
-    scoring dates are dates on the axis and in the tooltip."""
+    """Churn rate per scoring date, one line per health band (lowest band red, highest green,
+    insufficient data grey); scoring dates are dates on the axis and in the tooltip."""
+    judged = [band for band in bands if band != "insufficient_data"]
+    colours = _band_scale(judged).to_dict()["range"] if judged else []
+    scale = alt.Scale(domain=judged + ["insufficient_data"], range=[*colours, "#9e9e9e"])
     return (
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
             x=alt.X("scored_on:T", title="Scored on", axis=alt.Axis(format="%Y-%m-%d")),
             y=alt.Y("churn_rate:Q", axis=alt.Axis(format="%"), title="Churned within horizon"),
-            color=alt.Color("health_band:N", scale=_band_scale(bands), sort=bands, title="Health band"),
+            color=alt.Color("health_band:N", scale=scale, sort=bands, title="Health band"),
             tooltip=[
                 alt.Tooltip("scored_on:T", title="Scored on", format="%Y-%m-%d"),
                 "health_band",

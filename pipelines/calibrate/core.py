@@ -174,7 +174,8 @@ def read_history(warehouse: Path, project_dir: Path, horizon_days: int) -> Histo
         versions = [
             r[0]
             for r in con.execute(
-                "select distinct config_version from marts.fct_account_health_daily where config_version is not null"
+                "select distinct config_version from marts.fct_account_health_daily "
+                "where config_version is not null"
             ).fetchall()
         ]
         as_of = con.execute("select max(date_day) from marts.fct_account_health_daily").fetchone()[0]
@@ -532,10 +533,10 @@ reached as (
 select
     candidate,
     window_days,
-    sum(has_reached) as reached_accounts,
-    sum(has_reached * (1 - has_churned)) as reached_retained,
-    sum(1 - has_reached) as not_reached_accounts,
-    sum((1 - has_reached) * (1 - has_churned)) as not_reached_retained
+    cast(sum(has_reached) as bigint) as reached_accounts,
+    cast(sum(has_reached * (1 - has_churned)) as bigint) as reached_retained,
+    cast(sum(1 - has_reached) as bigint) as not_reached_accounts,
+    cast(sum((1 - has_reached) * (1 - has_churned)) as bigint) as not_reached_retained
 from reached
 group by candidate, window_days
 """

@@ -388,7 +388,8 @@ def test_backtest_chart_has_dates_and_one_series_per_band():
     assert encoding["x"]["field"] == "scored_on" and encoding["x"]["type"] == "temporal"
     assert encoding["x"]["axis"]["format"] == "%Y-%m-%d"
     assert encoding["color"]["field"] == "health_band"
-    assert encoding["color"]["scale"]["domain"] == ["at_risk", "healthy"]
+    assert encoding["color"]["scale"]["domain"] == ["at_risk", "healthy", "insufficient_data"]
+    assert encoding["color"]["scale"]["range"][-1] == "#9e9e9e"  # no data is grey, not a health colour
     assert "xOffset" not in encoding
     tooltip = next(t for t in encoding["tooltip"] if t["field"] == "scored_on")
     assert tooltip["type"] == "temporal" and tooltip["format"] == "%Y-%m-%d"
