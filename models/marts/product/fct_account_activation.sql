@@ -4,6 +4,8 @@
 
 {%- set event = var('activation_event') %}
 {%- set milestone = var('activation_milestone') %}
+{#- no milestone configured: any event of that name activates #}
+{%- set milestone_condition = "milestone_name = '" ~ milestone ~ "'" if milestone else "1 = 1" %}
 
 with
 
@@ -23,9 +25,7 @@ activation_events as (
     from {{ ref('int_events_resolved_to_accounts') }}
     where
         event_name = '{{ event }}'
-    {%- if milestone %}
-        and milestone_name = '{{ milestone }}'
-    {%- endif %}
+        and {{ milestone_condition }}
 ),
 
 -- An account is activated on the first day any of its users sent the event.
@@ -43,7 +43,7 @@ timed as (
         accounts.account_id,
         accounts.created_date,
         activations.activated_date,
-        {{ dbt.datediff('accounts.created_date', 'activations.activated_date', 'day') }} as days_to_activation
+        {{ dbt.datediff('accounts.created_date', 'activations.activated_date', 'day') }} as days_to_activation -- noqa: LT05
     from accounts
     left join activations
         on accounts.account_id = activations.account_id
