@@ -1,6 +1,7 @@
 -- Model-accuracy question: how good is the at-risk flag as a churn warning, over all scoring dates?
--- Pools `mart_score_backtest_accuracy` (one row per scoring date and horizon) per horizon: sums the
--- counts, then divides (a mean of monthly rates would weigh a small month like a large one).
+-- Pools `mart_score_backtest_accuracy` (one row per scoring date, horizon and config version) per
+-- horizon and config version (versions side by side on the same dates): sums the counts, then
+-- divides (a mean of monthly rates would weigh a small month like a large one).
 --   precision            churned flagged account-months / flagged account-months
 --   recall               churned flagged account-months / churned account-months
 --   churn_rate_under_30  churn rate of account-months scored below 30
@@ -19,6 +20,7 @@ accuracy as (
 pooled as (
     select
         horizon_days,
+        config_version,
         sum(scored_accounts) as account_months,
         sum(insufficient_data_accounts) as insufficient_data_months,
         sum(churned_accounts) as churned_months,
@@ -29,11 +31,14 @@ pooled as (
         sum(over_70_renewals_due) as over_70_renewals_due,
         sum(over_70_renewed) as over_70_renewed
     from accuracy
-    group by horizon_days
+    group by
+        horizon_days,
+        config_version
 )
 
 select
     horizon_days,
+    config_version,
     account_months,
     {{ ratio('insufficient_data_months', 'account_months') }} as insufficient_data_share,
     flagged_months,
@@ -46,4 +51,6 @@ select
     over_70_renewals_due,
     {{ ratio('over_70_renewed', 'over_70_renewals_due') }} as renewal_rate_over_70
 from pooled
-order by horizon_days
+order by
+    horizon_days,
+    config_version

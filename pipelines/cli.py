@@ -29,6 +29,8 @@ from pipelines.config import disable_telemetry
 disable_telemetry()
 
 from pipelines import publish as wap  # noqa: E402
+from pipelines.calibrate import add_arguments as calibrate_arguments  # noqa: E402
+from pipelines.calibrate import command as calibrate_command  # noqa: E402
 from pipelines.config import DEFAULT_SOURCE_DIR, Settings, load_settings  # noqa: E402
 from pipelines.connectors import parse_sources  # noqa: E402
 from pipelines.connectors.steps import pulls, step_pull, summary_lines  # noqa: E402
@@ -628,6 +630,7 @@ def _parser() -> argparse.ArgumentParser:
     notify_cli.add_arguments(
         add("notify", "send new alerts, signals and weekly digests (docs/NOTIFICATIONS.md)")
     )
+    calibrate_arguments(add("calibrate", "fit health weights and a churn model on the published history"))
     return parser
 
 
@@ -659,6 +662,7 @@ def main(argv: list[str] | None = None) -> int:
         "rollback": lambda: cmd_rollback(settings),
         "status": lambda: cmd_status(settings),
         "notify": lambda: notify_cli.command(settings, args),
+        "calibrate": lambda: calibrate_command(settings, args),
     }
     return handlers[command]()
 

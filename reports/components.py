@@ -277,18 +277,46 @@ def at_risk_chart(frame: pd.DataFrame) -> alt.Chart:
 
 
 def score_history_chart(frame: pd.DataFrame, columns: list[str], title: str) -> alt.Chart:
-    """Lines of several 0-100 score columns over days."""
-    long = frame.melt(id_vars=["date_day"], value_vars=columns, var_name="score", value_name="value")
+    """Lines of several 0-100 score columns over days. A day without a score (null, or a day of
+    insufficient data when the frame carries ``health_band``) is a gap in its line, never a 0 and
+    never a line drawn across it: each unbroken run of days is its own path (``detail``)."""
+    long = score_history_long(frame, columns)
     return (
         alt.Chart(long, title=title)
-        .mark_line()
+        .mark_line(point=alt.OverlayMarkDef(size=8))
         .encode(
             x=alt.X("date_day:T", title="Day"),
             y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 100]), title="Score"),
             color=alt.Color("score:N", sort=columns, title=None),
-            tooltip=["date_day:T", "score", alt.Tooltip("value:Q", format=".1f")],
+            detail="run:N",
+            tooltip=[alt.Tooltip("date_day:T", title="Day"), "score", alt.Tooltip("value:Q", format=".1f")],
         )
     )
+
+
+def score_history_long(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """One row per day and score that has a value, with ``run``: the score and the number of gaps
+    before the day, so the days on either side of a gap fall in different paths."""
+    wide = frame.sort_values("date_day").reset_index(drop=True)
+    if "health_band" in wide.columns:
+        # a day of insufficient data has no reading: its scores are gaps, not values
+        wide.loc[wide["health_band"] == "insufficient_data", columns] = None
+    parts = []
+    for column in columns:
+        values = pd.to_numeric(wide[column], errors="coerce")
+        gaps = values.isna().cumsum()
+        part = pd.DataFrame(
+            {
+                "date_day": wide["date_day"],
+                "score": column,
+                "value": values,
+                "run": column + "#" + gaps.astype(str),
+            }
+        )
+        parts.append(part[values.notna()])
+    if not parts:
+        return pd.DataFrame(columns=["date_day", "score", "value", "run"])
+    return pd.concat(parts, ignore_index=True)
 
 
 def quadrant_history_chart(frame: pd.DataFrame) -> alt.Chart:
@@ -357,20 +385,21 @@ def heatmap(frame: pd.DataFrame, x: str, y: str, value: str, x_title: str, y_tit
     return cells + labels
 
 
-def backtest_chart(frame: pd.DataFrame) -> alt.Chart:
-    """Churn rate per health band (one scoring date per bar colour)."""
+def backtest_chart(frame: pd.DataFrame, bands: list[str]) -> alt.Chart:
+    """Churn rate per scoring date, one line per health band (lowest band red, highest green,
+    insufficient data grey); scoring dates are dates on the axis and in the tooltip."""
+    judged = [band for band in bands if band != "insufficient_data"]
+    colours = _band_scale(judged).to_dict()["range"] if judged else []
+    scale = alt.Scale(domain=judged + ["insufficient_data"], range=[*colours, "#9e9e9e"])
     return (
         alt.Chart(frame)
-        .mark_bar()
+        .mark_line(point=True)
         .encode(
-            x=alt.X(
-                "health_band:N", sort=alt.SortField("churn_rate", order="descending"), title="Health band"
-            ),
-            xOffset=alt.XOffset("scored_on:N"),
+            x=alt.X("scored_on:T", title="Scored on", axis=alt.Axis(format="%Y-%m-%d")),
             y=alt.Y("churn_rate:Q", axis=alt.Axis(format="%"), title="Churned within horizon"),
-            color=alt.Color("scored_on:N", title="Scored on"),
+            color=alt.Color("health_band:N", scale=scale, sort=bands, title="Health band"),
             tooltip=[
-                "scored_on",
+                alt.Tooltip("scored_on:T", title="Scored on", format="%Y-%m-%d"),
                 "health_band",
                 "accounts",
                 "churned_accounts",
@@ -378,6 +407,36 @@ def backtest_chart(frame: pd.DataFrame) -> alt.Chart:
             ],
         )
     )
+
+
+def calibration_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """Observed churn rate against the mean predicted probability per decile, with the diagonal a
+    calibrated model would sit on."""
+    top = float(max(frame["mean_predicted_probability"].max(), frame["observed_churn_rate"].max(), 0.01))
+    diagonal = pd.DataFrame({"predicted": [0.0, top], "observed": [0.0, top]})
+    line = (
+        alt.Chart(diagonal)
+        .mark_line(strokeDash=[4, 4], color="#9e9e9e")
+        .encode(x="predicted:Q", y="observed:Q")
+    )
+    points = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X(
+                "mean_predicted_probability:Q", axis=alt.Axis(format="%"), title="Predicted (decile mean)"
+            ),
+            y=alt.Y("observed_churn_rate:Q", axis=alt.Axis(format="%"), title="Observed churn"),
+            tooltip=[
+                "probability_decile",
+                "account_months",
+                "churned_account_months",
+                alt.Tooltip("mean_predicted_probability:Q", format=".1%"),
+                alt.Tooltip("observed_churn_rate:Q", format=".1%"),
+            ],
+        )
+    )
+    return line + points
 
 
 def activation_chart(frame: pd.DataFrame) -> alt.Chart:

@@ -591,6 +591,7 @@ COHORT_RETENTION = "marts.mart_cohort_retention"
 FEATURE_ADOPTION = "marts.mart_feature_adoption"
 SCORE_BACKTEST = "marts.mart_score_backtest"
 SCORE_BACKTEST_ACCURACY = "marts.mart_score_backtest_accuracy"
+CHURN_CALIBRATION = "marts.mart_churn_calibration"
 ACTIVATION = "marts.mart_activation"
 FEATURE_USAGE = "marts.fct_account_feature_usage"
 ADOPTION_BY_OUTCOME = "marts.mart_feature_adoption_by_outcome"
@@ -614,6 +615,7 @@ ALL_MARTS = (
     FEATURE_ADOPTION,
     SCORE_BACKTEST,
     SCORE_BACKTEST_ACCURACY,
+    CHURN_CALIBRATION,
     ACTIVATION,
     FEATURE_USAGE,
     ADOPTION_BY_OUTCOME,
@@ -902,6 +904,7 @@ def account_choices() -> pd.DataFrame:
 # The daily frames of the account page: one query reads both column sets (history, usage).
 HISTORY_COLUMNS = (
     "date_day",
+    "health_band",
     "health_score",
     "usage_score",
     "relationship_score",
@@ -949,6 +952,8 @@ ACCOUNT_COLUMNS = (
     "health_score",
     "health_band",
     "health_score_delta_30d",
+    "churn_probability_90d",
+    "config_version",
     "quadrant",
     "quadrant_status",
     "previous_quadrant",
@@ -1229,25 +1234,47 @@ def activation() -> pd.DataFrame:
 
 
 def score_backtest() -> pd.DataFrame:
-    """Churn rate per scoring date, horizon and health band."""
+    """Churn rate per scoring date, horizon, config version and health band."""
     return _frame(
         Query(
-            f"select * from {SCORE_BACKTEST} order by scored_on, horizon_days, health_band",
+            f"select * from {SCORE_BACKTEST} order by scored_on, horizon_days, config_version, health_band",
             tables=(SCORE_BACKTEST,),
         )
     )
 
 
+def scored_config_version() -> str | None:
+    """The config version that scored the published history (dim_accounts.config_version)."""
+    frame = _frame(
+        Query(
+            f"select max(config_version) as config_version from {DIM_ACCOUNTS}",
+            tables=(DIM_ACCOUNTS,),
+        )
+    )
+    return None if frame.empty else frame["config_version"].iloc[0]
+
+
+def churn_calibration() -> pd.DataFrame:
+    """Predicted against observed churn per probability decile, on the churn model's held-out months."""
+    return _frame(
+        Query(
+            f"select * from {CHURN_CALIBRATION} order by model_version, horizon_days, probability_decile",
+            tables=(CHURN_CALIBRATION,),
+        )
+    )
+
+
 def score_backtest_accuracy() -> pd.DataFrame:
-    """Per horizon, the at-risk flag's precision and recall and the score's extremes, pooled over
-    every scoring date: the counts are summed first, then divided (a mean of monthly rates would
-    weigh a small month like a large one)."""
+    """Per horizon and config version, the at-risk flag's precision and recall and the score's
+    extremes, pooled over every scoring date: the counts are summed first, then divided (a mean of
+    monthly rates would weigh a small month like a large one)."""
     return _frame(
         Query(
             f"""
             with pooled as (
                 select
                     horizon_days,
+                    config_version,
                     count(*) as scoring_dates,
                     sum(scored_accounts) as scored_accounts,
                     sum(insufficient_data_accounts) as insufficient_data_accounts,
@@ -1259,7 +1286,7 @@ def score_backtest_accuracy() -> pd.DataFrame:
                     sum(over_70_renewals_due) as over_70_renewals_due,
                     sum(over_70_renewed) as over_70_renewed
                 from {SCORE_BACKTEST_ACCURACY}
-                group by horizon_days
+                group by horizon_days, config_version
             )
             select
                 *,
@@ -1268,7 +1295,7 @@ def score_backtest_accuracy() -> pd.DataFrame:
                 under_30_churned_accounts / nullif(under_30_accounts, 0)::double as churn_rate_under_30,
                 over_70_renewed / nullif(over_70_renewals_due, 0)::double as renewal_rate_over_70
             from pooled
-            order by horizon_days
+            order by horizon_days, config_version
             """,
             tables=(SCORE_BACKTEST_ACCURACY,),
         )

@@ -86,7 +86,7 @@ MART_CHECKS: dict[str, MartChecks] = {
         at_least=(("accounts", "adopting_accounts"),),
     ),
     "mart_score_backtest": MartChecks(
-        keys=("scored_on", "horizon_days", "health_band"),
+        keys=("scored_on", "horizon_days", "config_version", "health_band"),
         ratios=("churn_rate",),
         at_least=(("accounts", "churned_accounts"),),
     ),

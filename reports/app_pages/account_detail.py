@@ -70,6 +70,16 @@ metrics[1].metric("Usage score", ui.number(account["usage_score"]))
 metrics[2].metric("Relationship score", ui.number(account["relationship_score"]))
 metrics[3].metric("Quadrant", quadrant)
 
+churn = st.columns(4)
+probability = account.get("churn_probability_90d")
+churn[0].metric(
+    "Churn probability (90 d)",
+    ui.percent(probability) if pd.notna(probability) else "—",
+    help="The churn model's probability that this account churns within 90 days, from today's component "
+    "scores (Model accuracy shows how well it is calibrated). None on a day with insufficient data.",
+)
+churn[1].metric("Config version", str(account.get("config_version") or "—"))
+
 money = st.columns(4)
 money[0].metric("ARR", ui.money(account["arr"]))
 money[1].metric("MRR", ui.money(account["mrr"]))

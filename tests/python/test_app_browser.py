@@ -206,3 +206,25 @@ def test_priority_queue_renders_in_chromium(app_url, page):
     _wait_until_rendered(page)
     page.screenshot(path=str(ARTIFACTS / "priority_queue.png"), full_page=True)
     assert page.locator("[data-testid='stDataFrame']").count() == 1
+
+
+def test_model_accuracy_shows_dates_not_epoch_milliseconds_in_chromium(app_url, page):
+    """Issue 19 item 6: the backtest's scoring dates read as dates (the chart's axis and the table),
+    nowhere as epoch milliseconds; the churn model's calibration section is on the page."""
+    import re
+
+    page.goto(f"{app_url}/model_accuracy")
+    page.get_by_role("heading", name="Churn probability: predicted against observed").wait_for(timeout=30_000)
+    page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=30_000)
+    _wait_until_rendered(page)
+    page.screenshot(path=str(ARTIFACTS / "model_accuracy.png"), full_page=True)
+    text = page.locator("[data-testid='stMain']").inner_text()
+    assert not re.search(r"\b1[5-9]\d{11}\b", text), "an epoch-millisecond timestamp is on the page"
+    # the chart is drawn with a temporal x axis in the browser: vega's axis labels are dates
+    labels = page.evaluate(
+        """() => Array.from(document.querySelectorAll("[data-testid='stVegaLiteChart'] svg text, "
+        + "[data-testid='stVegaLiteChart'] [role='graphics-document']"))
+            .map(node => node.textContent || node.getAttribute('aria-label') || '')"""
+    )
+    assert not any(re.search(r"\b1[5-9]\d{11}\b", label) for label in labels), labels
+    assert page.locator("[data-testid='stException']").count() == 0

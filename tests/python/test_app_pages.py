@@ -38,7 +38,11 @@ PAGE_TABLES = {
         "marts.mart_feature_adoption_by_outcome",
         "marts.mart_activation",
     ],
-    "model_accuracy": ["marts.mart_score_backtest", "marts.mart_score_backtest_accuracy"],
+    "model_accuracy": [
+        "marts.mart_score_backtest",
+        "marts.mart_score_backtest_accuracy",
+        "marts.mart_churn_calibration",
+    ],
     "data_health": ["quality.rejected_records", "quality.run_log", "quality.data_findings"],
 }
 PAGES = list(PAGE_TABLES)
@@ -343,21 +347,89 @@ def test_product_shows_adoption_of_renewed_vs_churned_accounts(warehouse):
 def test_model_accuracy_shows_the_backtest_of_the_longest_horizon(warehouse):
     require(*PAGE_TABLES["model_accuracy"])
     horizon = query("select max(horizon_days) as h from marts.mart_score_backtest")["h"].iloc[0]
-    rows = query("select * from marts.mart_score_backtest where horizon_days = ?", [int(horizon)])
+    version = query("select max(config_version) as v from marts.dim_accounts")["v"].iloc[0]
+    rows = query(
+        "select * from marts.mart_score_backtest where horizon_days = ? and config_version = ?",
+        [int(horizon), version],
+    )
     app = open_page("model_accuracy")
+    # the version that scored the published history is the one shown by default
+    assert app.selectbox[1].value == version
     table = app.dataframe[0].value
     assert len(table) == len(rows) > 0
     assert int(table["churned_accounts"].sum()) == int(rows["churned_accounts"].sum())
     # the flag's precision, pooled over scoring dates (counts summed, then divided)
     pooled = query(
         "select sum(flagged_churned_accounts) as hit, sum(flagged_accounts) as flagged, "
-        "sum(scored_accounts) as scored from marts.mart_score_backtest_accuracy where horizon_days = ?",
-        [int(horizon)],
+        "sum(scored_accounts) as scored from marts.mart_score_backtest_accuracy "
+        "where horizon_days = ? and config_version = ?",
+        [int(horizon), version],
     ).iloc[0]
     metrics = {metric.label: metric.value for metric in app.metric}
     expected = ui.percent(pooled["hit"] / pooled["flagged"]) if pooled["flagged"] else "—"
     assert metrics["At-risk precision"] == expected
     assert any(f"{ui.number(pooled['scored'])} account-months scored" in item.value for item in app.caption)
+
+
+def test_backtest_chart_has_dates_and_one_series_per_band():
+    """Issue 19 item 6: scoring dates are dates (a temporal axis, formatted), not epoch milliseconds
+    in a legend; each band is one series (colour), ordered from the lowest band to the highest."""
+    frame = pd.DataFrame(
+        {
+            "scored_on": pd.to_datetime(["2026-01-01", "2026-01-01", "2026-02-01", "2026-02-01"]),
+            "health_band": ["at_risk", "healthy", "at_risk", "healthy"],
+            "accounts": [10, 20, 12, 18],
+            "churned_accounts": [3, 1, 4, 0],
+            "churn_rate": [0.3, 0.05, 0.33, 0.0],
+        }
+    )
+    spec = ui.backtest_chart(frame, ["at_risk", "healthy"]).to_dict()
+    encoding = spec["encoding"]
+    assert encoding["x"]["field"] == "scored_on" and encoding["x"]["type"] == "temporal"
+    assert encoding["x"]["axis"]["format"] == "%Y-%m-%d"
+    assert encoding["color"]["field"] == "health_band"
+    assert encoding["color"]["scale"]["domain"] == ["at_risk", "healthy", "insufficient_data"]
+    assert encoding["color"]["scale"]["range"][-1] == "#9e9e9e"  # no data is grey, not a health colour
+    assert "xOffset" not in encoding
+    tooltip = next(t for t in encoding["tooltip"] if t["field"] == "scored_on")
+    assert tooltip["type"] == "temporal" and tooltip["format"] == "%Y-%m-%d"
+
+
+def test_score_history_has_gaps_for_days_without_a_score():
+    """Issue 19 item 6: a day without a score (null, or insufficient data) is a gap: no point on that
+    day, and the days on either side are separate paths, so no line is drawn through it (and never 0)."""
+    frame = pd.DataFrame(
+        {
+            "date_day": pd.to_datetime(
+                ["2026-06-01", "2026-06-02", "2026-06-03", "2026-06-04", "2026-06-05"]
+            ),
+            "health_band": ["neutral", "insufficient_data", "neutral", "neutral", "neutral"],
+            "health_score": [50.0, 0.0, 55.0, None, 60.0],
+            "usage_score": [40.0, 0.0, 45.0, 47.0, 48.0],
+        }
+    )
+    long = ui.score_history_long(frame, ["health_score", "usage_score"])
+    health = long[long["score"] == "health_score"]
+    assert health["date_day"].dt.day.tolist() == [1, 3, 5]
+    assert health["run"].nunique() == 3  # 06-01 | 06-03 | 06-05: three paths, no line between them
+    usage = long[long["score"] == "usage_score"]
+    assert usage["date_day"].dt.day.tolist() == [1, 3, 4, 5]
+    assert usage.groupby("run")["date_day"].count().tolist() == [1, 3]
+    assert 0.0 not in set(long["value"])
+    spec = ui.score_history_chart(frame, ["health_score", "usage_score"], "Scores").to_dict()
+    assert spec["encoding"]["detail"]["field"] == "run"
+
+
+def test_account_detail_shows_the_churn_probability(warehouse):
+    require(*PAGE_TABLES["account_detail"])
+    row = query(
+        "select account_id, churn_probability_90d from marts.dim_accounts "
+        "where churn_probability_90d is not null order by account_id limit 1"
+    )
+    if row.empty:
+        pytest.skip("no account with a churn probability in the app test warehouse")
+    app = open_page("account_detail", account_id=row["account_id"].iloc[0])
+    assert metrics(app)["Churn probability (90 d)"] == ui.percent(row["churn_probability_90d"].iloc[0])
 
 
 def test_data_health_shows_runs_freshness_and_rejections(warehouse):

@@ -60,7 +60,7 @@ def _bands(db: Path, horizon: int) -> dict[str, tuple[int, int]]:
         """
         select health_band, sum(accounts), sum(churned_accounts)
         from marts.mart_score_backtest
-        where horizon_days = ?
+        where horizon_days = ? and config_version = 'v1'
         group by health_band
         """,
         [horizon],
@@ -144,7 +144,7 @@ def test_insufficient_data_is_a_minority_of_the_months_the_score_can_exist(wareh
         """
         select sum(accounts), sum(case when health_band = 'insufficient_data' then accounts else 0 end)
         from marts.mart_score_backtest
-        where horizon_days = 90 and scored_on >= ?
+        where horizon_days = 90 and config_version = 'v1' and scored_on >= ?
         """,
         [first_scored_day],
     )

@@ -8,6 +8,7 @@ outcomes as (
     select
         scored_on,
         horizon_days,
+        config_version,
         health_band,
         has_churned
     from {{ ref('int_score_backtest_outcomes') }}
@@ -17,6 +18,7 @@ aggregated as (
     select
         scored_on,
         horizon_days,
+        config_version,
         health_band,
         count(*) as accounts, -- noqa: RF04
         sum(has_churned) as churned_accounts
@@ -24,6 +26,7 @@ aggregated as (
     group by
         scored_on,
         horizon_days,
+        config_version,
         health_band
 ),
 
@@ -31,10 +34,12 @@ final as (
     select
         {{ dbt.concat([
             'cast(scored_on as ' ~ dbt.type_string() ~ ')', "'_'",
-            'cast(horizon_days as ' ~ dbt.type_string() ~ ')', "'_'", 'health_band'
+            'cast(horizon_days as ' ~ dbt.type_string() ~ ')', "'_'", 'config_version', "'_'",
+            'health_band'
         ]) }} as score_backtest_id,
         scored_on,
         horizon_days,
+        config_version,
         health_band,
         accounts,
         cast(churned_accounts as {{ dbt.type_bigint() }}) as churned_accounts,

@@ -8,6 +8,7 @@ outcomes as (
     select
         scored_on,
         horizon_days,
+        config_version,
         health_score,
         health_band,
         renewal_due_in_horizon,
@@ -21,6 +22,7 @@ counted as (
     select
         scored_on,
         horizon_days,
+        config_version,
         count(*) as scored_accounts,
         sum(1 - is_judged) as insufficient_data_accounts,
         sum(is_judged * has_churned) as churned_accounts,
@@ -41,17 +43,19 @@ counted as (
     from outcomes
     group by
         scored_on,
-        horizon_days
+        horizon_days,
+        config_version
 ),
 
 final as (
     select
         {{ dbt.concat([
             'cast(scored_on as ' ~ dbt.type_string() ~ ')', "'_'",
-            'cast(horizon_days as ' ~ dbt.type_string() ~ ')'
+            'cast(horizon_days as ' ~ dbt.type_string() ~ ')', "'_'", 'config_version'
         ]) }} as score_backtest_accuracy_id,
         scored_on,
         horizon_days,
+        config_version,
         cast(scored_accounts as {{ dbt.type_bigint() }}) as scored_accounts,
         cast(insufficient_data_accounts as {{ dbt.type_bigint() }}) as insufficient_data_accounts,
         cast(churned_accounts as {{ dbt.type_bigint() }}) as churned_accounts,

@@ -142,6 +142,7 @@ final as (
         health_today.health_score,
         health_today.health_band,
         health_today.health_score_delta_30d,
+        health_today.churn_probability_{{ var('churn_model_horizon_days') }}d,
         health_today.quadrant,
         -- an account without a health row today has no quadrant for that reason
         coalesce(health_today.quadrant_status, 'not_scored') as quadrant_status,

@@ -28,6 +28,16 @@ all_overrides as (
 
 ),
 
+churn_probabilities as (
+
+    select
+        account_id,
+        date_day,
+        churn_probability
+    from {{ ref('int_churn_probability_scored') }}
+
+),
+
 all_accounts_daily as (
 
     select
@@ -57,6 +67,7 @@ day_inputs as (
         all_overrides.override_author,
         all_overrides.override_expires_at,
         all_overrides.override_id is not null as has_override,
+        churn_probabilities.churn_probability,
         coalesce(all_overrides.is_override_at_risk, false) as is_override_at_risk,
         -- the summed health weights of the components with data: health_score's denominator
         nullif(
@@ -77,6 +88,7 @@ day_inputs as (
             'all_overrides.override_author', 'all_overrides.override_expires_at',
             'all_accounts_daily.arr', 'all_accounts_daily.renewal_date',
             'all_accounts_daily.subscription_status', "'" ~ var('at_risk_threshold') ~ "'",
+            'churn_probabilities.churn_probability',
         ]) }} as mart_input_fingerprint
     from all_components
     left join all_accounts_daily
@@ -87,6 +99,10 @@ day_inputs as (
         on
             all_components.account_id = all_overrides.account_id
             and all_components.date_day = all_overrides.date_day
+    left join churn_probabilities
+        on
+            all_components.account_id = churn_probabilities.account_id
+            and all_components.date_day = churn_probabilities.date_day
 
 ),
 
@@ -210,6 +226,8 @@ final as (
         override_author,
         override_expires_at,
         is_override_at_risk,
+        -- the churn model's probability (int_churn_probability_scored); the horizon is in the name
+        churn_probability as churn_probability_{{ var('churn_model_horizon_days') }}d,
         health_score_delta_30d,
         recency_contribution_30d,
         adoption_contribution_30d,
