@@ -28,6 +28,7 @@ from pipelines.config import disable_telemetry
 # Before anything imports dbt, dlt or great_expectations: no telemetry, no network.
 disable_telemetry()
 
+from pipelines import features  # noqa: E402
 from pipelines import publish as wap  # noqa: E402
 from pipelines.config import DEFAULT_SOURCE_DIR, Settings, load_settings  # noqa: E402
 from pipelines.runlog import RunRecord, append_sidecar, new_run_id, read_sidecar  # noqa: E402
@@ -246,6 +247,7 @@ def step_quality(settings: Settings, record: RunRecord) -> None:
     record.unresolved_events = report["unresolved_events"]
     record.reconciliation = report["reconciliation"]
     record.findings_by_type = wap.collect_findings(settings.candidate)
+    record.summary_checks = features.collect_summary_checks(settings.candidate)
     share = wap.rejected_share(report)
     record.rejected_share = None if share is None else round(share, 6)
     for row in report["reconciliation"]:
@@ -534,6 +536,8 @@ def _print_summary(settings: Settings, record: RunRecord) -> None:
         out(f"data findings: {total:,} (not rejections, nothing blocked; quality.data_findings)")
         for finding_type, rows in record.findings_by_type.items():
             out(f"  {finding_type:44} {rows:>10,}")
+    for line in features.summary_lines(record.summary_checks):
+        out(line)
     if record.unresolved_events is not None:
         out(f"unresolved events: {record.unresolved_events:,}")
     if record.reconciliation:
@@ -604,6 +608,12 @@ def _parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=int, default=8501)
     add("rollback", "swap the published warehouse with the previous publish")
     add("status", "show the published, previous and candidate files and recent runs")
+    feats = add(
+        "features", "the company's event taxonomy, key features found or not, proposed weights", source=True
+    )
+    feats.add_argument("--write", action="store_true", help="write the proposed key features (diff + .bak)")
+    feats.add_argument("--json", type=Path, help="also write the whole report as JSON to this file")
+    feats.add_argument("--key-features", type=Path, help="the key features file (seeds/key_features.csv)")
     return parser
 
 
@@ -629,6 +639,7 @@ def main(argv: list[str] | None = None) -> int:
         "app": lambda: cmd_app(settings, args.port),
         "rollback": lambda: cmd_rollback(settings),
         "status": lambda: cmd_status(settings),
+        "features": lambda: features.run_cli(settings, args, summary_log.info),
     }
     return handlers[command]()
 

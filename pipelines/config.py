@@ -147,3 +147,19 @@ def load_settings(
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)
+
+
+# `account-health features --write`: when the renewal history is enough to weigh key features by
+# renewal lift, and how many are proposed (docs/FEATURES.md explains each rule).
+@dataclass(frozen=True)
+class FeatureProposalRules:
+    # lift is used only with this many decided renewals, this many of them churned ...
+    min_decided_renewals: int = 30
+    min_churned: int = 10
+    # ... and for an event used by, and not used by, at least this many of those accounts
+    min_group_accounts: int = 5
+    # candidates: events used by at least this share of the accounts (and, by adoption, not by
+    # nearly all of them: an event every account sends tells no account apart)
+    min_account_share: float = 0.05
+    max_account_share: float = 0.95
+    max_features: int = 6
