@@ -69,7 +69,7 @@ def empty_note(frame: pd.DataFrame | None, message: str) -> bool:
     return False
 
 
-DATE_SUFFIXES = ("_on", "_date", "_day", "week_start", "month_start", "cohort_month")
+DATE_SUFFIXES = ("_on", "_date", "_day", "week_start", "month_start", "quarter_start", "cohort_month")
 
 
 def table(

@@ -1293,7 +1293,8 @@ def activation() -> pd.DataFrame:
 
 
 def quadrant_distribution_monthly() -> pd.DataFrame:
-    """Accounts and ARR per quadrant (or unknown-quadrant reason) on each month's last scored day."""
+    """Accounts and ARR per quadrant (or unknown-quadrant reason) on each month's last scored day,
+    from the first month in which any account had a quadrant (earlier months are all unknown)."""
     return _frame(
         Query(
             f"""
@@ -1301,6 +1302,9 @@ def quadrant_distribution_monthly() -> pd.DataFrame:
                 month_start, scored_on, coalesce(quadrant, 'Unknown: ' || quadrant_status) as cohort,
                 quadrant, quadrant_status, accounts, account_share, accounts_with_arr, arr
             from {QUADRANT_DISTRIBUTION}
+            where month_start >= (
+                select min(month_start) from {QUADRANT_DISTRIBUTION} where quadrant is not null
+            )
             order by month_start, quadrant_status, quadrant
             """,
             tables=(QUADRANT_DISTRIBUTION,),

@@ -55,7 +55,11 @@ if not ui.empty_note(embedded, "No embedded account is deteriorating."):
 
 st.subheader("Quadrant distribution by month")
 distribution = ui.load(data.quadrant_distribution_monthly, what="Quadrant distribution")
-if not ui.empty_note(distribution, "No scored month yet."):
+if not ui.empty_note(distribution, "No month in which an account had a quadrant yet."):
+    st.caption(
+        "Each month on its last scored day, from the first month any account had a quadrant. Grey: "
+        "accounts whose quadrant is unknown, by reason (an axis without data, or a day not judged)."
+    )
     st.altair_chart(ui.quadrant_distribution_chart(distribution), width="stretch")
 
 st.subheader("Churn rate by quadrant per quarter")

@@ -339,6 +339,9 @@ def test_quadrant_review_charts_the_monthly_distribution_and_churn_by_quadrant(w
     churn = query("select * from marts.mart_quadrant_churn_quarterly")
     distribution = query("select * from marts.mart_quadrant_distribution_monthly")
     assert len(distribution) > 0
+    shown = data.quadrant_distribution_monthly()
+    first = distribution.loc[distribution["quadrant"].notna(), "month_start"].min()
+    assert len(shown) == int((distribution["month_start"] >= first).sum())
     # every month's shares add up to one: the unknown reasons are counted, not dropped
     sums = distribution.groupby("month_start")["account_share"].sum()
     assert sums.tolist() == pytest.approx([1.0] * len(sums))
