@@ -39,7 +39,7 @@ BY_QUADRANT = "marts.mart_event_usage_by_quadrant"
 ALERTS_MONTHLY = "marts.mart_alerts_monthly"
 MILESTONE_EVENT = "onboarding.milestone_completed"
 KEY_FEATURE_COLUMNS = ("feature_name", "event_name", "weight")
-# events another signal reads by a property (milestones, paywall hits, quotas) are not features
+# the event names other signals read (milestones, paywall hits, quotas) are not features
 NOT_FEATURE_ROLES = ("milestone", "feature_gate", "quota_threshold")
 
 
@@ -197,6 +197,10 @@ def read_report(
             "events": milestones_seen.get(milestone, 0),
             "seen_milestones": dict(sorted(milestones_seen.items())),
         },
+        # accounts per quadrant on the as-of date (a quadrant without accounts has no rows)
+        "quadrant_accounts": None
+        if by_quadrant is None
+        else {r["quadrant"]: r["accounts"] for r in by_quadrant if r["usage_rank"] == 1},
         "champions_use_more": _champions_use_more(by_quadrant),
         "frustrated_power_users_use_most": _top_of_quadrant(by_quadrant, "Frustrated Power Users"),
     }
@@ -443,10 +447,13 @@ def format_report(report: dict, limit: int | None = 40) -> list[str]:
         if not milestone["found"] and milestone["seen_milestones"]:
             out.append("  milestones seen: " + ", ".join(milestone["seen_milestones"]))
 
+    sizes = report["quadrant_accounts"]
     out.append("Champions use more than the other quadrants (last 30 days, share of accounts):")
-    out.extend(_quadrant_lines(report["champions_use_more"], gap=True))
+    out.extend(_quadrant_lines(report["champions_use_more"], sizes, "Champions", gap=True))
     out.append("Frustrated Power Users use most (last 30 days, share of accounts):")
-    out.extend(_quadrant_lines(report["frustrated_power_users_use_most"], gap=False))
+    out.extend(
+        _quadrant_lines(report["frustrated_power_users_use_most"], sizes, "Frustrated Power Users", gap=False)
+    )
 
     proposal = report["proposal"]
     out.append(f"proposed key features (basis: {proposal['basis']}): {proposal['reason']}")
@@ -457,11 +464,16 @@ def format_report(report: dict, limit: int | None = 40) -> list[str]:
     return out
 
 
-def _quadrant_lines(rows: list[dict] | None, gap: bool) -> list[str]:
-    if rows is None:
+def _quadrant_lines(rows: list[dict] | None, sizes: dict | None, quadrant: str, gap: bool) -> list[str]:
+    if rows is None or sizes is None:
         return ["  n/a: marts.mart_event_usage_by_quadrant is not in this warehouse"]
+    if quadrant not in sizes:
+        held = ", ".join(f"{name} {count:,}" for name, count in sorted(sizes.items())) or "none"
+        return [f"  none: no account is in {quadrant} on the as-of date (accounts by quadrant: {held})"]
+    if not rows and gap:
+        return [f"  none: no event that {quadrant} use more than the other quadrants' accounts"]
     if not rows:
-        return ["  none (no account in that quadrant, or no event used more)"]
+        return [f"  none: no account in {quadrant} sent an event in the window"]
     lines = []
     for row in rows:
         line = (

@@ -14,10 +14,7 @@ events as (
         user_id,
         event_at,
         event_date,
-        event_name,
-        gated_feature_name,
-        milestone_name,
-        quota_name
+        event_name
     from {{ ref('int_events_matched_to_account_rules') }}
     where
         message_type = 'track'
@@ -48,11 +45,7 @@ event_counts as (
         count(distinct account_id) as accounts, -- noqa: RF04
         count(distinct user_id) as users,
         min(event_at) as first_seen_at,
-        max(event_at) as last_seen_at,
-        -- events other signals read by a property: not product features
-        max(case when milestone_name is not null then 1 else 0 end) as has_milestone,
-        max(case when gated_feature_name is not null then 1 else 0 end) as has_gated_feature,
-        max(case when quota_name is not null then 1 else 0 end) as has_quota
+        max(event_at) as last_seen_at
     from events
     group by event_name
 ),
@@ -126,9 +119,10 @@ rated as (
         event_counts.event_name,
         case
             when key_features.event_name is not null then 'key_feature'
-            when event_counts.has_milestone = 1 then 'milestone'
-            when event_counts.has_gated_feature = 1 then 'feature_gate'
-            when event_counts.has_quota = 1 then 'quota_threshold'
+            -- the names other signals read (docs/ARCHITECTURE.md, the event vocabulary): not features
+            when event_counts.event_name = 'onboarding.milestone_completed' then 'milestone'
+            when event_counts.event_name = 'feature_gate.hit' then 'feature_gate'
+            when event_counts.event_name = 'quota.threshold_reached' then 'quota_threshold'
             else 'other'
         end as event_role,
         key_features.feature_name as key_feature_name,
