@@ -528,8 +528,8 @@ def run(
             for line in diff.splitlines():
                 emit(line)
             emit(
-                "rebuild to score with them: `account-health run --full-refresh` (the whole history is "
-                "re-scored with the new key features)"
+                "run again to score with them: `account-health run` re-scores the whole history with the "
+                "new key features (the health chain's fingerprints include them)"
             )
     return 0
 
