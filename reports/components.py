@@ -507,7 +507,8 @@ def alerts_monthly_chart(frame: pd.DataFrame) -> alt.LayerChart:
             y=alt.Y(
                 "alerted_account_share:Q",
                 axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[0, 1]),
+                # above 100% only when a rule fires on unjudged days: shown, not clipped
+                scale=alt.Scale(domain=[0, max(1.0, float(frame["alerted_account_share"].max()))]),
                 title="Accounts alerted / accounts scored",
             ),
             color=alt.Color("alert_type:N", title="Alert type"),

@@ -1241,10 +1241,10 @@ def event_taxonomy() -> pd.DataFrame:
         Query(
             f"""
             select
-                event_name, event_role, key_feature_name, events, accounts, users,
-                first_seen_at, last_seen_at, renewal_window_days, outcome_accounts,
-                used_accounts, used_renewed_accounts, renewal_rate_used,
-                not_used_accounts, not_used_renewed_accounts, renewal_rate_not_used, renewal_rate_lift
+                event_name, event_role, accounts, renewal_rate_used, renewal_rate_not_used, renewal_rate_lift,
+                used_accounts, used_renewed_accounts, not_used_accounts, not_used_renewed_accounts,
+                events, users, first_seen_at, last_seen_at, key_feature_name, renewal_window_days,
+                outcome_accounts
             from {EVENT_TAXONOMY}
             order by accounts desc, events desc, event_name
             """,
@@ -1258,7 +1258,7 @@ def champions_distinctive_events(limit: int = 10) -> pd.DataFrame:
     return _frame(
         Query(
             f"""
-            select event_name, accounts, using_accounts, usage_rate, other_usage_rate, usage_rate_gap
+            select event_name, usage_rate_gap, usage_rate, other_usage_rate, using_accounts, accounts
             from {EVENT_USAGE_BY_QUADRANT}
             where quadrant = 'Champions' and usage_rate_gap > 0
             order by usage_rate_gap desc, using_accounts desc, event_name
@@ -1275,7 +1275,7 @@ def quadrant_top_events(quadrant: str, limit: int = 10) -> pd.DataFrame:
     return _frame(
         Query(
             f"""
-            select event_name, accounts, using_accounts, events, usage_rate, other_usage_rate, usage_rate_gap
+            select event_name, usage_rate, using_accounts, accounts, events, other_usage_rate, usage_rate_gap
             from {EVENT_USAGE_BY_QUADRANT}
             where quadrant = ? and using_accounts > 0
             order by usage_rank
