@@ -157,9 +157,10 @@ class FeatureProposalRules:
     min_decided_renewals: int = 30
     min_churned: int = 10
     # ... and for an event used by, and not used by, at least this many of those accounts
-    min_group_accounts: int = 5
-    # candidates: events used by at least this share of the accounts (and, by adoption, not by
-    # nearly all of them: an event every account sends tells no account apart)
+    min_group_accounts: int = 10
+    # candidates: events used by at least this share of the accounts, and not by nearly all of them
+    # (by lift: of the accounts before their renewal): an event every account sends, such as a
+    # login, tells no account apart; its lift only says that active accounts renew
     min_account_share: float = 0.05
     max_account_share: float = 0.95
     max_features: int = 6

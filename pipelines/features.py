@@ -295,6 +295,7 @@ def propose(
             for row in candidates
             if row["used_accounts"] >= rules.min_group_accounts
             and row["not_used_accounts"] >= rules.min_group_accounts
+            and row["used_accounts"] <= rules.max_account_share * decided
             and (row["renewal_rate_lift"] or 0) > 0
         ]
         lifted.sort(key=lambda r: (-r["renewal_rate_lift"], -r["accounts"], r["event_name"]))
@@ -306,7 +307,8 @@ def propose(
             reason = (
                 f"{decided} decided renewals ({churned} churned): weights in proportion to each event's "
                 f"renewal-rate lift; events with a positive lift, used and not used by at least "
-                f"{rules.min_group_accounts} of those accounts each"
+                f"{rules.min_group_accounts} of those accounts each, and used by at most "
+                f"{rules.max_account_share:.0%} of them"
             )
         else:
             reason = (

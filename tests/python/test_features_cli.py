@@ -203,7 +203,7 @@ def test_proposal_weighs_by_renewal_lift_with_enough_renewals():
     rows = [
         _event("report.created", 30, 20, 18, 20, 10, 0.40),  # 0.9 vs 0.5
         _event("export.completed", 25, 10, 8, 30, 20, 0.20 - 1 / 30),  # lift 0.1666...
-        _event("noise.event", 20, 4, 4, 36, 24, 1 / 3),  # used by 4 < 5: left out
+        _event("noise.event", 20, 4, 4, 36, 24, 1 / 3),  # used by 4 < 10: left out
         _event("login", 40, 40, 28, 0, 0, None),  # no non-users: no lift
         _event("milestone", 30, 20, 20, 20, 8, 0.6, role="milestone"),  # not a feature
         _event("worse.event", 30, 20, 12, 20, 16, -0.2),
@@ -217,6 +217,19 @@ def test_proposal_weighs_by_renewal_lift_with_enough_renewals():
         ("reports", "report.created", 0.71),
         ("export_completed", "export.completed", 0.29),
     ]
+
+
+def test_proposal_by_lift_leaves_out_an_event_nearly_every_account_sends():
+    # 40 decided renewals, 12 churned; `Signed In` before 39 of them (over 95%): its lift only says
+    # that active accounts renew
+    rows = [
+        _event("Signed In", 40, 39, 28, 1, 0, 28 / 39),
+        _event("report.created", 30, 20, 18, 20, 10, 0.40),
+    ]
+    rules = FeatureProposalRules(min_group_accounts=1)
+    proposal = features.propose(rows, 40, [], rules)
+    assert proposal.basis == "renewal_lift"
+    assert [(f.event_name, f.weight) for f in proposal.features] == [("report.created", 1.0)]
 
 
 def test_proposal_falls_back_to_adoption_and_skips_ubiquitous_events():
