@@ -164,3 +164,6 @@ class FeatureProposalRules:
     min_account_share: float = 0.05
     max_account_share: float = 0.95
     max_features: int = 6
+    # a lift counts only when it is this many standard errors from 0 (two-proportion z-test, 1.96:
+    # 95% two-sided): with a few dozen users per event, lifts of 5-10 points are mostly noise
+    min_lift_z: float = 1.96

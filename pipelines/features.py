@@ -249,6 +249,20 @@ def _quadrant_row(row: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------------- proposal
+def lift_z(row: dict) -> float | None:
+    """The renewal-rate lift over its standard error (two-proportion z-test, pooled rate)."""
+    used, not_used = row["used_accounts"], row["not_used_accounts"]
+    if not used or not not_used:
+        return None
+    renewed = row["used_renewed_accounts"] + row["not_used_renewed_accounts"]
+    pooled = renewed / (used + not_used)
+    variance = pooled * (1 - pooled) * (1 / used + 1 / not_used)
+    if variance <= 0:
+        return None
+    lift = row["used_renewed_accounts"] / used - row["not_used_renewed_accounts"] / not_used
+    return lift / variance**0.5
+
+
 def feature_slug(event_name: str) -> str:
     """A feature name from an event name: lowercase words joined by `_` (`Sign Up` -> sign_up)."""
     slug = re.sub(r"[^a-z0-9]+", "_", event_name.lower()).strip("_")
@@ -297,6 +311,7 @@ def propose(
             and row["not_used_accounts"] >= rules.min_group_accounts
             and row["used_accounts"] <= rules.max_account_share * decided
             and (row["renewal_rate_lift"] or 0) > 0
+            and (lift_z(row) or 0) >= rules.min_lift_z
         ]
         lifted.sort(key=lambda r: (-r["renewal_rate_lift"], -r["accounts"], r["event_name"]))
         chosen = [
@@ -307,13 +322,15 @@ def propose(
             reason = (
                 f"{decided} decided renewals ({churned} churned): weights in proportion to each event's "
                 f"renewal-rate lift; events with a positive lift, used and not used by at least "
-                f"{rules.min_group_accounts} of those accounts each, and used by at most "
-                f"{rules.max_account_share:.0%} of them"
+                f"{rules.min_group_accounts} of those accounts each, used by at most "
+                f"{rules.max_account_share:.0%} of them, and a lift at least {rules.min_lift_z:g} standard "
+                "errors from 0"
             )
         else:
             reason = (
-                f"{decided} decided renewals ({churned} churned), but no event renews better when used "
-                f"(with {rules.min_group_accounts}+ accounts on each side): weights by adoption"
+                f"{decided} decided renewals ({churned} churned), but no event renews clearly better when "
+                f"used ({rules.min_group_accounts}+ accounts on each side, lift at least "
+                f"{rules.min_lift_z:g} standard errors from 0): weights by adoption"
             )
     else:
         reason = (

@@ -201,8 +201,9 @@ def _event(name, accounts, used=0, used_renewed=0, not_used=0, not_used_renewed=
 def test_proposal_weighs_by_renewal_lift_with_enough_renewals():
     # 40 decided renewals, 12 churned (28 renewed: used_renewed + not_used_renewed on every row)
     rows = [
-        _event("report.created", 30, 20, 18, 20, 10, 0.40),  # 0.9 vs 0.5
-        _event("export.completed", 25, 10, 8, 30, 20, 0.20 - 1 / 30),  # lift 0.1666...
+        _event("report.created", 30, 20, 19, 20, 9, 0.50),  # 0.95 vs 0.45: z = 0.5 / 0.145 = 3.45
+        _event("export.completed", 25, 10, 10, 30, 18, 0.40),  # 1.0 vs 0.6: z = 0.4 / 0.167 = 2.39
+        _event("faint.event", 25, 10, 8, 30, 20, 0.8 - 2 / 3),  # 0.8 vs 0.67: z = 0.8, noise
         _event("noise.event", 20, 4, 4, 36, 24, 1 / 3),  # used by 4 < 10: left out
         _event("login", 40, 40, 28, 0, 0, None),  # no non-users: no lift
         _event("milestone", 30, 20, 20, 20, 8, 0.6, role="milestone"),  # not a feature
@@ -212,11 +213,12 @@ def test_proposal_weighs_by_renewal_lift_with_enough_renewals():
         rows, 40, [features.KeyFeature("reports", "report.created", 0.25)], FeatureProposalRules()
     )
     assert proposal.basis == "renewal_lift"
-    # 0.4 / (0.4 + 0.1667) = 0.7059 -> 0.71; 0.1667 / 0.5667 = 0.29
+    # 0.5 / 0.9 = 0.556 -> 0.56; 0.4 / 0.9 = 0.444 -> 0.44
     assert [(f.feature_name, f.event_name, f.weight) for f in proposal.features] == [
-        ("reports", "report.created", 0.71),
-        ("export_completed", "export.completed", 0.29),
+        ("reports", "report.created", 0.56),
+        ("export_completed", "export.completed", 0.44),
     ]
+    assert features.lift_z(rows[0]) == pytest.approx(0.5 / (0.7 * 0.3 * (1 / 20 + 1 / 20)) ** 0.5)
 
 
 def test_proposal_by_lift_leaves_out_an_event_nearly_every_account_sends():
@@ -224,9 +226,9 @@ def test_proposal_by_lift_leaves_out_an_event_nearly_every_account_sends():
     # that active accounts renew
     rows = [
         _event("Signed In", 40, 39, 28, 1, 0, 28 / 39),
-        _event("report.created", 30, 20, 18, 20, 10, 0.40),
+        _event("report.created", 30, 20, 19, 20, 9, 0.50),
     ]
-    rules = FeatureProposalRules(min_group_accounts=1)
+    rules = FeatureProposalRules(min_group_accounts=1, min_lift_z=0)
     proposal = features.propose(rows, 40, [], rules)
     assert proposal.basis == "renewal_lift"
     assert [(f.event_name, f.weight) for f in proposal.features] == [("report.created", 1.0)]
