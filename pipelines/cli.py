@@ -28,6 +28,7 @@ from pipelines.config import disable_telemetry
 # Before anything imports dbt, dlt or great_expectations: no telemetry, no network.
 disable_telemetry()
 
+from pipelines import features  # noqa: E402
 from pipelines import publish as wap  # noqa: E402
 from pipelines.calibrate import add_arguments as calibrate_arguments  # noqa: E402
 from pipelines.calibrate import command as calibrate_command  # noqa: E402
@@ -251,6 +252,7 @@ def step_quality(settings: Settings, record: RunRecord) -> None:
     record.unresolved_events = report["unresolved_events"]
     record.reconciliation = report["reconciliation"]
     record.findings_by_type = wap.collect_findings(settings.candidate)
+    record.summary_checks = features.collect_summary_checks(settings.candidate)
     share = wap.rejected_share(report)
     record.rejected_share = None if share is None else round(share, 6)
     for row in report["reconciliation"]:
@@ -549,6 +551,8 @@ def _print_summary(settings: Settings, record: RunRecord) -> None:
         out(f"data findings: {total:,} (not rejections, nothing blocked; quality.data_findings)")
         for finding_type, rows in record.findings_by_type.items():
             out(f"  {finding_type:44} {rows:>10,}")
+    for line in features.summary_lines(record.summary_checks):
+        out(line)
     if record.unresolved_events is not None:
         out(f"unresolved events: {record.unresolved_events:,}")
     if record.reconciliation:
@@ -631,6 +635,12 @@ def _parser() -> argparse.ArgumentParser:
         add("notify", "send new alerts, signals and weekly digests (docs/NOTIFICATIONS.md)")
     )
     calibrate_arguments(add("calibrate", "fit health weights and a churn model on the published history"))
+    feats = add(
+        "features", "the company's event taxonomy, key features found or not, proposed weights", source=True
+    )
+    feats.add_argument("--write", action="store_true", help="write the proposed key features (diff + .bak)")
+    feats.add_argument("--json", type=Path, help="also write the whole report as JSON to this file")
+    feats.add_argument("--key-features", type=Path, help="the key features file (seeds/key_features.csv)")
     return parser
 
 
@@ -663,6 +673,7 @@ def main(argv: list[str] | None = None) -> int:
         "status": lambda: cmd_status(settings),
         "notify": lambda: notify_cli.command(settings, args),
         "calibrate": lambda: calibrate_command(settings, args),
+        "features": lambda: features.run_cli(settings, args, summary_log.info),
     }
     return handlers[command]()
 

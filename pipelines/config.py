@@ -147,3 +147,23 @@ def load_settings(
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)
+
+
+# `account-health features --write`: when the renewal history is enough to weigh key features by
+# renewal lift, and how many are proposed (docs/FEATURES.md explains each rule).
+@dataclass(frozen=True)
+class FeatureProposalRules:
+    # lift is used only with this many decided renewals, this many of them churned ...
+    min_decided_renewals: int = 30
+    min_churned: int = 10
+    # ... and for an event used by, and not used by, at least this many of those accounts
+    min_group_accounts: int = 10
+    # candidates: events used by at least this share of the accounts, and not by nearly all of them
+    # (by lift: of the accounts before their renewal): an event every account sends, such as a
+    # login, tells no account apart; its lift only says that active accounts renew
+    min_account_share: float = 0.05
+    max_account_share: float = 0.95
+    max_features: int = 6
+    # a lift counts only when it is this many standard errors from 0 (two-proportion z-test, 1.96:
+    # 95% two-sided): with a few dozen users per event, lifts of 5-10 points are mostly noise
+    min_lift_z: float = 1.96

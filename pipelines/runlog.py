@@ -70,6 +70,8 @@ class RunRecord:
     unresolved_events: int | None = None
     # quality.data_findings rows by finding_type; None when the model was not built (not zero)
     findings_by_type: dict[str, int] | None = None
+    # key features seen in the events, alerts per account per month (pipelines/features.py)
+    summary_checks: dict | None = None
     elapsed_seconds: float | None = None
     steps: dict[str, float] = field(default_factory=dict)
     landed: dict[str, int] = field(default_factory=dict)

@@ -69,7 +69,7 @@ def empty_note(frame: pd.DataFrame | None, message: str) -> bool:
     return False
 
 
-DATE_SUFFIXES = ("_on", "_date", "_day", "week_start", "month_start", "cohort_month")
+DATE_SUFFIXES = ("_on", "_date", "_day", "week_start", "month_start", "quarter_start", "cohort_month")
 
 
 def table(
@@ -490,3 +490,100 @@ def outcome_adoption_chart(frame: pd.DataFrame) -> alt.Chart:
             ],
         )
     )
+
+
+UNKNOWN_COLOUR = "#bdbdbd"
+
+
+def quadrant_distribution_chart(frame: pd.DataFrame, value: str = "account_share") -> alt.Chart:
+    """Stacked bars per month: the share of accounts (or ARR) per quadrant, unknown reasons in grey."""
+    cohorts = [c for c in QUADRANTS if c in set(frame["cohort"])]
+    unknown = sorted(c for c in set(frame["cohort"]) if c not in QUADRANTS)
+    title = "Share of accounts" if value == "account_share" else "ARR"
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("yearmonth(month_start):T", title="Month"),
+            y=alt.Y(
+                f"{value}:Q",
+                stack="zero",
+                title=title,
+                axis=alt.Axis(format="%" if value == "account_share" else "$,.0f"),
+            ),
+            color=alt.Color(
+                "cohort:N",
+                scale=alt.Scale(
+                    domain=cohorts + unknown,
+                    range=[QUADRANT_COLOURS[QUADRANTS.index(c)] for c in cohorts]
+                    + [UNKNOWN_COLOUR] * len(unknown),
+                ),
+                title="Quadrant",
+            ),
+            order=alt.Order("cohort:N"),
+            tooltip=[
+                alt.Tooltip("scored_on:T", title="Read on"),
+                "cohort",
+                "accounts",
+                alt.Tooltip("account_share:Q", format=".1%"),
+                alt.Tooltip("arr:Q", format="$,.0f"),
+            ],
+        )
+    )
+
+
+def quadrant_churn_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Churn rate per quarter, one bar per quadrant; quarters still open drawn lighter."""
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("yearquarter(quarter_start):O", title="Quarter"),
+            xOffset=alt.XOffset("quadrant:N", sort=QUADRANTS),
+            y=alt.Y("churn_rate:Q", axis=alt.Axis(format="%"), title="Churned in the quarter"),
+            color=alt.Color("quadrant:N", scale=_quadrant_scale(), title="Quadrant at the quarter's start"),
+            opacity=alt.condition("datum.is_complete", alt.value(1.0), alt.value(0.4)),
+            tooltip=[
+                alt.Tooltip("quarter_start:T", title="Quarter start"),
+                "quadrant",
+                "accounts",
+                "churned_accounts",
+                alt.Tooltip("churn_rate:Q", format=".1%"),
+                alt.Tooltip("churn_rate_vs_champions:Q", format=".2f", title="x Champions' rate"),
+                "is_complete",
+            ],
+        )
+    )
+
+
+def alerts_monthly_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """Share of scored accounts alerted per month, one line per alert type, with the 50% line."""
+    lines = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("yearmonth(month_start):T", title="Month"),
+            y=alt.Y(
+                "alerted_account_share:Q",
+                axis=alt.Axis(format="%"),
+                # above 100% only when a rule fires on unjudged days: shown, not clipped
+                scale=alt.Scale(domain=[0, max(1.0, float(frame["alerted_account_share"].max()))]),
+                title="Accounts alerted / accounts scored",
+            ),
+            color=alt.Color("alert_type:N", title="Alert type"),
+            tooltip=[
+                alt.Tooltip("month_start:T", title="Month"),
+                "alert_type",
+                "alerts",
+                "alerted_accounts",
+                "scored_accounts",
+                alt.Tooltip("alerted_account_share:Q", format=".1%"),
+            ],
+        )
+    )
+    half = (
+        alt.Chart(pd.DataFrame({"share": [0.5]}))
+        .mark_rule(strokeDash=[4, 4], color="#757575")
+        .encode(y="share:Q")
+    )
+    return alt.layer(lines, half)

@@ -595,6 +595,12 @@ CHURN_CALIBRATION = "marts.mart_churn_calibration"
 ACTIVATION = "marts.mart_activation"
 FEATURE_USAGE = "marts.fct_account_feature_usage"
 ADOPTION_BY_OUTCOME = "marts.mart_feature_adoption_by_outcome"
+EVENT_TAXONOMY = "marts.mart_event_taxonomy"
+EVENT_USAGE_BY_QUADRANT = "marts.mart_event_usage_by_quadrant"
+ALERTS_MONTHLY = "marts.mart_alerts_monthly"
+QUADRANT_DISTRIBUTION = "marts.mart_quadrant_distribution_monthly"
+QUADRANT_CHURN = "marts.mart_quadrant_churn_quarterly"
+EMBEDDED_DETERIORATING = "marts.mart_embedded_accounts_deteriorating"
 CS_TOUCHES = "marts.fct_cs_touches"
 NPS_RESPONSES = "marts.fct_nps_responses"
 REJECTED_RECORDS = "quality.rejected_records"
@@ -619,6 +625,12 @@ ALL_MARTS = (
     ACTIVATION,
     FEATURE_USAGE,
     ADOPTION_BY_OUTCOME,
+    EVENT_TAXONOMY,
+    EVENT_USAGE_BY_QUADRANT,
+    ALERTS_MONTHLY,
+    QUADRANT_DISTRIBUTION,
+    QUADRANT_CHURN,
+    EMBEDDED_DETERIORATING,
 )
 
 
@@ -1228,9 +1240,132 @@ def feature_adoption_by_outcome() -> pd.DataFrame:
     )
 
 
+def event_taxonomy() -> pd.DataFrame:
+    """The company's track events: volume, reach, role, renewal rate when used or not (by reach)."""
+    return _frame(
+        Query(
+            f"""
+            select
+                event_name, event_role, accounts, renewal_rate_used, renewal_rate_not_used, renewal_rate_lift,
+                used_accounts, used_renewed_accounts, not_used_accounts, not_used_renewed_accounts,
+                events, users, first_seen_at, last_seen_at, key_feature_name, renewal_window_days,
+                outcome_accounts
+            from {EVENT_TAXONOMY}
+            order by accounts desc, events desc, event_name
+            """,
+            tables=(EVENT_TAXONOMY,),
+        )
+    )
+
+
+def champions_distinctive_events(limit: int = 10) -> pd.DataFrame:
+    """Events Champions use more than the other quadrants (largest usage-rate gap first)."""
+    return _frame(
+        Query(
+            f"""
+            select event_name, usage_rate_gap, usage_rate, other_usage_rate, using_accounts, accounts
+            from {EVENT_USAGE_BY_QUADRANT}
+            where quadrant = 'Champions' and usage_rate_gap > 0
+            order by usage_rate_gap desc, using_accounts desc, event_name
+            limit ?
+            """,
+            (int(limit),),
+            tables=(EVENT_USAGE_BY_QUADRANT,),
+        )
+    )
+
+
+def quadrant_top_events(quadrant: str, limit: int = 10) -> pd.DataFrame:
+    """The events most of a quadrant's accounts used in the last window (usage_rank order)."""
+    return _frame(
+        Query(
+            f"""
+            select event_name, usage_rate, using_accounts, accounts, events, other_usage_rate, usage_rate_gap
+            from {EVENT_USAGE_BY_QUADRANT}
+            where quadrant = ? and using_accounts > 0
+            order by usage_rank
+            limit ?
+            """,
+            (str(quadrant), int(limit)),
+            tables=(EVENT_USAGE_BY_QUADRANT,),
+        )
+    )
+
+
 def activation() -> pd.DataFrame:
     """Activation per signup month: accounts, activated (ever, within 30 days), rates, speed."""
     return _frame(Query(f"select * from {ACTIVATION} order by signup_month", tables=(ACTIVATION,)))
+
+
+def quadrant_distribution_monthly() -> pd.DataFrame:
+    """Accounts and ARR per quadrant (or unknown-quadrant reason) on each month's last scored day,
+    from the first month in which any account had a quadrant (earlier months are all unknown)."""
+    return _frame(
+        Query(
+            f"""
+            select
+                month_start, scored_on, coalesce(quadrant, 'Unknown: ' || quadrant_status) as cohort,
+                quadrant, quadrant_status, accounts, account_share, accounts_with_arr, arr
+            from {QUADRANT_DISTRIBUTION}
+            where month_start >= (
+                select min(month_start) from {QUADRANT_DISTRIBUTION} where quadrant is not null
+            )
+            order by month_start, quadrant_status, quadrant
+            """,
+            tables=(QUADRANT_DISTRIBUTION,),
+        )
+    )
+
+
+def quadrant_churn_quarterly() -> pd.DataFrame:
+    """Churn rate per quadrant per quarter of the accounts paying at the quarter's start."""
+    return _frame(
+        Query(
+            f"""
+            select
+                quarter_start, quadrant, is_complete, accounts, churned_accounts, churn_rate,
+                churn_rate_vs_champions, starting_mrr, churned_mrr
+            from {QUADRANT_CHURN}
+            order by quarter_start, quadrant
+            """,
+            tables=(QUADRANT_CHURN,),
+        )
+    )
+
+
+def embedded_deteriorating(high_arr_only: bool = True) -> pd.DataFrame:
+    """Embedded (high usage) accounts whose health fell, largest ARR first; optionally high-ARR only."""
+    return _frame(
+        Query(
+            f"""
+            select
+                account_id, account_name, segment, csm_owner, arr, arr_rank, arr_band, days_to_renewal,
+                usage_score, health_score, health_score_delta_30d, largest_decline_component,
+                largest_decline_points, relationship_score, quadrant, is_at_risk
+            from {EMBEDDED_DETERIORATING}
+            where arr_band = 'high' or not ?
+            order by arr desc nulls last, health_score_delta_30d, account_id
+            """,
+            (bool(high_arr_only),),
+            tables=(EMBEDDED_DETERIORATING,),
+        )
+    )
+
+
+def alerts_monthly() -> pd.DataFrame:
+    """Alerts per account per month by alert type: alerted accounts over the accounts scored."""
+    return _frame(
+        Query(
+            f"""
+            select
+                month_start, alert_type, scored_accounts, alerts, alerted_accounts,
+                alerted_account_share, alerts_per_account
+            from {ALERTS_MONTHLY}
+            order by month_start, alert_type
+            """,
+            tables=(ALERTS_MONTHLY,),
+        )
+    )
 
 
 def score_backtest() -> pd.DataFrame:
@@ -1406,6 +1541,12 @@ def freshness() -> pd.DataFrame:
         ACTIVATION: "max(signup_month)",
         FEATURE_USAGE: "max(as_of_date)",
         ADOPTION_BY_OUTCOME: "null",
+        EVENT_TAXONOMY: "max(last_seen_at)",
+        EVENT_USAGE_BY_QUADRANT: "max(as_of_date)",
+        ALERTS_MONTHLY: "max(month_start)",
+        QUADRANT_DISTRIBUTION: "max(scored_on)",
+        QUADRANT_CHURN: "max(quarter_start)",
+        EMBEDDED_DETERIORATING: "max(as_of_date)",
     }
     queries = {
         table: Query(

@@ -9,7 +9,8 @@ from reports import data
 ui.page_header(
     "Data health",
     "When the warehouse was last published, how fresh each mart is, the latest runs, the raw records "
-    "that were rejected, by reason, and the data findings that are not rejections.",
+    "that were rejected, by reason, the data findings that are not rejections, and how often each alert "
+    "type fires per account per month.",
 )
 
 status = ui.load(data.warehouse_status, what="Warehouse")
@@ -61,3 +62,30 @@ if not ui.empty_note(by_type, "No data finding."):
     findings = ui.load(data.data_findings, None if kind == "All kinds" else kind, what="Data findings")
     if findings is not None:
         ui.table(findings, money_columns=("arr", "invoiced_amount"))
+
+st.subheader("Alerts per account per month")
+st.caption(
+    "For each alert type, the accounts it fired for over the accounts scored that month. An alert "
+    "that fires for more than half the accounts (above the dashed line) tells a CSM nothing."
+)
+alert_rates = ui.load(data.alerts_monthly, what="Alerts per month")
+if not ui.empty_note(alert_rates, "No alert has fired yet."):
+    latest_month = alert_rates["month_start"].max()
+    latest = alert_rates[alert_rates["month_start"] == latest_month]
+    noisy = latest[latest["alerted_account_share"] > 0.5]
+    st.markdown(
+        f"Latest month {latest_month:%Y-%m}: {ui.number(latest['scored_accounts'].iloc[0])} accounts scored; "
+        + "; ".join(
+            f"{row.alert_type} {ui.number(row.alerted_accounts)} ({ui.percent(row.alerted_account_share)})"
+            for row in latest.itertuples(index=False)
+        )
+        + "."
+    )
+    if not noisy.empty:
+        st.warning(
+            "Fired for more than half the scored accounts in the latest month: "
+            + ", ".join(noisy["alert_type"])
+            + ". Check the rule's thresholds in seeds/scoring_config.csv."
+        )
+    st.altair_chart(ui.alerts_monthly_chart(alert_rates), width="stretch")
+    ui.table(alert_rates, percent_columns=("alerted_account_share",))

@@ -227,4 +227,21 @@ def test_model_accuracy_shows_dates_not_epoch_milliseconds_in_chromium(app_url, 
             .map(node => node.textContent || node.getAttribute('aria-label') || '')"""
     )
     assert not any(re.search(r"\b1[5-9]\d{11}\b", label) for label in labels), labels
+
+
+def test_quadrant_review_charts_distribution_and_churn_in_chromium(app_url, page):
+    churn = query("select count(*) as n from marts.mart_quadrant_churn_quarterly")["n"].iloc[0]
+    page.goto(f"{app_url}/quadrant_review")
+    page.get_by_role("heading", name="Churn rate by quadrant per quarter").wait_for(timeout=30_000)
+    charts = 1 + (1 if churn else 0)
+    page.locator("[data-testid='stVegaLiteChart']").nth(charts - 1).wait_for(timeout=30_000)
+    _wait_until_rendered(page)
+    page.screenshot(path=str(ARTIFACTS / "quadrant_review.png"), full_page=True)
+    assert page.get_by_role("heading", name="Embedded but deteriorating").count() == 1
+    assert page.get_by_role("heading", name="Quadrant distribution by month").count() == 1
+    assert page.locator("[data-testid='stVegaLiteChart']").count() == charts
+    # vega drew the charts (a canvas or svg inside each), not an empty frame
+    for index in range(charts):
+        chart = page.locator("[data-testid='stVegaLiteChart']").nth(index)
+        assert chart.locator("canvas, svg").count() > 0
     assert page.locator("[data-testid='stException']").count() == 0

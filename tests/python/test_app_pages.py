@@ -31,19 +31,32 @@ PAGE_TABLES = {
         "marts.fct_mrr_movements",
         "marts.fct_account_feature_usage",
     ],
-    "quadrant_review": ["marts.fct_quadrant_movements", "marts.dim_accounts"],
+    "quadrant_review": [
+        "marts.fct_quadrant_movements",
+        "marts.dim_accounts",
+        "marts.mart_embedded_accounts_deteriorating",
+        "marts.mart_quadrant_distribution_monthly",
+        "marts.mart_quadrant_churn_quarterly",
+    ],
     "revenue": ["marts.mart_revenue_retention", "marts.fct_mrr_movements", "marts.mart_cohort_retention"],
     "product": [
         "marts.mart_feature_adoption",
         "marts.mart_feature_adoption_by_outcome",
         "marts.mart_activation",
+        "marts.mart_event_usage_by_quadrant",
+        "marts.mart_event_taxonomy",
     ],
     "model_accuracy": [
         "marts.mart_score_backtest",
         "marts.mart_score_backtest_accuracy",
         "marts.mart_churn_calibration",
     ],
-    "data_health": ["quality.rejected_records", "quality.run_log", "quality.data_findings"],
+    "data_health": [
+        "quality.rejected_records",
+        "quality.run_log",
+        "quality.data_findings",
+        "marts.mart_alerts_monthly",
+    ],
 }
 PAGES = list(PAGE_TABLES)
 
@@ -282,7 +295,7 @@ def test_quadrant_review_lists_recent_moves_needing_attention(warehouse):
     if expected == 0:
         assert any("No movements" in item.value for item in app.info)
     else:
-        movements = app.dataframe[-1].value
+        movements = frame_with(app, "needs_attention")
         assert len(movements) == expected
         assert movements["needs_attention"].all()
     app.toggle[0].set_value(False).run()
@@ -290,7 +303,69 @@ def test_quadrant_review_lists_recent_moves_needing_attention(warehouse):
         "select count(*) as n from marts.fct_quadrant_movements where "
         "week_start > (select max(week_start) from marts.fct_quadrant_movements) - interval 56 day"
     )["n"].iloc[0]
-    assert len(app.dataframe[-1].value) == everything
+    assert len(frame_with(app, "needs_attention")) == everything
+
+
+def frame_with(app: AppTest, column: str) -> pd.DataFrame:
+    """The one table on the page that has ``column``."""
+    frames = [item.value for item in app.dataframe if column in item.value.columns]
+    assert len(frames) == 1, [list(item.value.columns) for item in app.dataframe]
+    return frames[0]
+
+
+def test_quadrant_review_lists_embedded_accounts_whose_health_falls(warehouse):
+    require(*PAGE_TABLES["quadrant_review"])
+    mart = query("select * from marts.mart_embedded_accounts_deteriorating")
+    app = open_page("quadrant_review")
+    high = mart[mart["arr_band"] == "high"]
+    if high.empty:
+        assert any("No embedded account is deteriorating" in item.value for item in app.info)
+    else:
+        shown = frame_with(app, "largest_decline_component")
+        assert list(shown["account_id"]) == list(
+            high.sort_values(["arr", "health_score_delta_30d", "account_id"], ascending=[False, True, True])[
+                "account_id"
+            ]
+        )
+        assert f"**{len(high)} accounts**, {ui.money(high['arr'].sum())} ARR (high-ARR only)" in texts(app)
+    app.toggle[1].set_value(False).run()
+    assert not app.exception
+    if mart.empty:
+        assert any("No embedded account is deteriorating" in item.value for item in app.info)
+    else:
+        shown = frame_with(app, "largest_decline_component")
+        assert set(shown["account_id"]) == set(mart["account_id"])
+        assert (shown["usage_score"] >= 70).all() and (shown["health_score_delta_30d"] <= -10).all()
+
+
+def test_quadrant_review_charts_the_monthly_distribution_and_churn_by_quadrant(warehouse):
+    require(*PAGE_TABLES["quadrant_review"])
+    churn = query("select * from marts.mart_quadrant_churn_quarterly")
+    distribution = query("select * from marts.mart_quadrant_distribution_monthly")
+    assert len(distribution) > 0
+    shown = data.quadrant_distribution_monthly()
+    first = distribution.loc[distribution["quadrant"].notna(), "month_start"].min()
+    assert len(shown) == int((distribution["month_start"] >= first).sum())
+    # every month's shares add up to one: the unknown reasons are counted, not dropped
+    sums = distribution.groupby("month_start")["account_share"].sum()
+    assert sums.tolist() == pytest.approx([1.0] * len(sums))
+    app = open_page("quadrant_review")
+    headings = texts(app)
+    assert "Quadrant distribution by month" in headings and "Churn rate by quadrant per quarter" in headings
+    charts = app.get("vega_lite_chart")
+    assert len(charts) == (1 if churn.empty else 2)
+    if not churn.empty:
+        table = frame_with(app, "churn_rate_vs_champions")
+        assert len(table) == len(churn)
+        assert int(table["churned_accounts"].sum()) == int(churn["churned_accounts"].sum())
+        complete = churn[churn["is_complete"]]
+        if not complete.empty:
+            last = complete[complete["quarter_start"] == complete["quarter_start"].max()]
+            for row in last.itertuples(index=False):
+                assert (
+                    f"{row.quadrant} {ui.percent(row.churn_rate)} "
+                    f"({ui.number(row.churned_accounts)} of {ui.number(row.accounts)})"
+                ) in headings
 
 
 def test_revenue_shows_the_latest_month_of_the_retention_mart(warehouse):
@@ -342,6 +417,38 @@ def test_product_shows_adoption_of_renewed_vs_churned_accounts(warehouse):
     window.set_value(30).run()
     assert not app.exception
     assert "in the 30 days before the renewal date" in texts(app)
+
+
+def test_product_shows_the_cross_quadrant_view_and_the_event_taxonomy(warehouse):
+    require(*PAGE_TABLES["product"])
+    app = open_page("product")
+    assert "Event taxonomy and renewal" in texts(app)
+    taxonomy = query("select * from marts.mart_event_taxonomy")
+    shown = frame_with(app, "renewal_rate_lift")
+    assert len(shown) == len(taxonomy) > 0
+    merged = shown.merge(taxonomy, on="event_name", suffixes=("", "_mart"))
+    assert merged["used_accounts"].tolist() == merged["used_accounts_mart"].tolist()
+    assert merged["renewal_rate_used"].fillna(-1).tolist() == pytest.approx(
+        merged["renewal_rate_used_mart"].fillna(-1).tolist()
+    )
+    window = int(taxonomy["renewal_window_days"].iloc[0])
+    decided = int(taxonomy["outcome_accounts"].iloc[0])
+    assert f"Renewal rate of the {ui.number(decided)} accounts with a decided renewal" in texts(app)
+    assert f"in the {window} days before it" in texts(app)
+
+    champions = query(
+        "select event_name from marts.mart_event_usage_by_quadrant where quadrant = 'Champions' "
+        "and usage_rate_gap > 0 order by usage_rate_gap desc, using_accounts desc, event_name limit 10"
+    )
+    frustrated = query(
+        "select event_name from marts.mart_event_usage_by_quadrant where quadrant = 'Frustrated Power Users' "
+        "and using_accounts > 0 order by usage_rank limit 10"
+    )
+    gap_tables = [item.value for item in app.dataframe if "usage_rate_gap" in item.value.columns]
+    expected = [frame for frame in (champions, frustrated) if not frame.empty]
+    assert len(gap_tables) == len(expected)
+    for table, rows in zip(gap_tables, expected, strict=True):
+        assert list(table["event_name"]) == list(rows["event_name"])
 
 
 def test_model_accuracy_shows_the_backtest_of_the_longest_horizon(warehouse):
@@ -450,6 +557,30 @@ def test_data_health_shows_runs_freshness_and_rejections(warehouse):
         assert any("No record was rejected" in item.value for item in app.info)
     else:
         assert int(rejected["records"].sum()) == expected
+
+
+def test_data_health_shows_alerts_per_account_per_month(warehouse):
+    require(*PAGE_TABLES["data_health"])
+    mart = query("select * from marts.mart_alerts_monthly")
+    app = open_page("data_health")
+    if mart.empty:
+        assert any("No alert has fired yet" in item.value for item in app.info)
+        return
+    table = frame_with(app, "alerted_account_share")
+    assert len(table) == len(mart)
+    latest = mart[mart["month_start"] == mart["month_start"].max()].sort_values("alert_type")
+    line = next(item.value for item in app.markdown if item.value.startswith("Latest month"))
+    assert f"{pd.Timestamp(latest['month_start'].iloc[0]):%Y-%m}" in line
+    assert f"{ui.number(latest['scored_accounts'].iloc[0])} accounts scored" in line
+    for row in latest.itertuples(index=False):
+        assert (
+            f"{row.alert_type} {ui.number(row.alerted_accounts)} ({ui.percent(row.alerted_account_share)})"
+            in line
+        )
+    noisy = latest[latest["alerted_account_share"] > 0.5]
+    warned = [item.value for item in app.warning if "more than half" in item.value]
+    assert bool(warned) == (not noisy.empty)
+    assert any(chart for chart in app.get("vega_lite_chart"))
 
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+")
@@ -577,12 +708,12 @@ def test_data_health_lists_the_findings_by_kind_and_filters_them(warehouse_with_
         float(by_type.loc[by_type["finding_type"] == "stripe_customer_without_account", "arr"].iloc[0])
         == 2400
     )
-    listed = frames[-1]
+    listed = frame_with(app, "subject")
     assert sorted(listed["subject"]) == sorted(finding[2] for finding in FINDINGS)
     assert set(listed["detail"]) == {finding[3] for finding in FINDINGS}
     kind = next(box for box in app.selectbox if box.label == "Show findings of")
     kind.select("stripe_customer_without_account").run()
-    listed = app.dataframe[-1].value
+    listed = frame_with(app, "subject")
     assert list(listed["subject"]) == ["cus_Z8", "cus_Z9"]
     assert not EMAIL.search(_everything_shown(app))
 

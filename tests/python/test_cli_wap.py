@@ -273,6 +273,8 @@ def test_summary_reports_landed_rejected_reconciliation_and_steps(template):
     assert "unit_tests" not in steps
     assert "total" in steps
     assert f"published: {template['root'] / 'wh' / 'health.duckdb'}" in out
+    # this small project builds no event taxonomy and no alerts: nothing is claimed about them
+    assert "key features:" not in out and "alerts per month" not in out
 
 
 def _last_run_dir(site: dict) -> Path:

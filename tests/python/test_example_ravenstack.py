@@ -183,3 +183,45 @@ def test_ravenstack_inconsistencies_are_reported_as_findings(ravenstack):
     assert findings.get("overlapping_subscriptions") == overlapping, findings
     assert findings.get("usage_outside_subscription", 0) > 0, findings
     assert "data findings:" in ravenstack["result"].stdout
+
+
+def test_ravenstack_features_lists_its_own_events_and_the_summary_names_the_gap(ravenstack, tmp_path):
+    """RavenStack sends `feature_N.used`, none of the demo's key features: the run summary says so
+    in one line with the remedy, `features` lists RavenStack's events with their staged counts, and
+    `--write` configures key features from them."""
+    warehouse = _published(ravenstack)
+    seed = REPO_ROOT / "seeds" / "key_features.csv"
+    configured = list(csv.DictReader(seed.open()))
+    out = ravenstack["result"].stdout
+    assert f"key features: none of the {len(configured)} configured events appear in the events" in out
+    assert "account-health features --write" in out
+    assert "alerts per month (accounts alerted / accounts scored" in out
+
+    key_features = tmp_path / "key_features.csv"
+    key_features.write_bytes(seed.read_bytes())
+    result = subprocess.run(
+        [*CLI, "features", "--warehouse", str(warehouse), "--key-features", str(key_features), "--write"],
+        cwd=REPO_ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    staged = _query(
+        warehouse,
+        "select event_name, count(*) from intermediate.int_events_matched_to_account_rules "
+        "where message_type = 'track' group by 1",
+    )
+    features = {row["feature_name"] for row in _fixture_rows("feature_usage")}
+    assert {name for name, _ in staged} == {f"{feature}.used" for feature in features}
+    lines = result.stdout.splitlines()
+    for name, count in staged:
+        line = next(x for x in lines if x.startswith(f"  {name} "))
+        assert f"{count:,}" in line.split()
+    assert f"0 of {len(configured)} found in the events" in result.stdout
+    written = list(csv.DictReader(key_features.open()))
+    assert written and {row["event_name"] for row in written} <= {name for name, _ in staged}
+    assert sum(float(row["weight"]) for row in written) == pytest.approx(1.0)
+    assert key_features.with_name("key_features.csv.bak").read_bytes() == seed.read_bytes()

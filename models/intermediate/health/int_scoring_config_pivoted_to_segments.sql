@@ -16,6 +16,7 @@
     'signal_power_user_share', 'signal_power_user_min_seats', 'signal_quota_events_30d',
     'signal_no_contact_days', 'priority_health_weight', 'priority_arr_weight',
     'priority_renewal_weight',
+    'embedded_usage_threshold', 'deteriorating_health_drop_points', 'high_arr_percentile',
 ] %}
 {#- The list above is the config schema (parameter names), not business values: those live in the seed. #}
 
