@@ -37,6 +37,7 @@
     ],
 } %}
 {%- set composite_exprs = {} %}
+{%- set weight_with_data_exprs = {} %}
 {%- for composite, pairs in composites.items() %}
     {%- set weighted_sum = [] %}
     {%- set weight_with_data = [] %}
@@ -46,6 +47,7 @@
     {%- endfor %}
     {%- do composite_exprs.update({composite: "(" ~ weighted_sum | join("\n            + ") ~ ")\n            / nullif("
         ~ weight_with_data | join("\n            + ") ~ ", 0)"}) %}
+    {%- do weight_with_data_exprs.update({composite: weight_with_data | join("\n            + ")}) %}
 {%- endfor %}
 {%- set key_feature_events_per_user %}
         case
@@ -268,8 +270,10 @@ components_scored as (
             else 100 * least(key_feature_events_per_active_user_week / depth_target_events_per_user_week, 1)
             end") }} as depth_score,
         -- breadth: active users 30d over licensed seats, full marks at breadth_target_ratio; null when
-        -- the seats are unknown (no billing), 0 when billing knows of no seat
+        -- the seats are unknown (no billing), 0 when billing knows of no seat; null too when the
+        -- account was active in 30 days with no known user (anonymous visitors): users unknown, not 0
         {{ round_1.format(expr="case when has_billing
+            and not coalesce(active_users_30d = 0 and days_since_active < 30, false)
             then 100 * least(coalesce(active_user_ratio_30d, 0) / breadth_target_ratio, 1) end") }}
             as breadth_score,
         -- CS engagement: recency of the last human touch (decay) and frequency of human touches in 90 days;
@@ -305,7 +309,9 @@ composites_scored as (
         *,
         {{ round_1.format(expr=composite_exprs['usage_score']) }} as usage_score,
         {{ round_1.format(expr=composite_exprs['relationship_score']) }} as relationship_score,
-        {{ round_1.format(expr=composite_exprs['health_score']) }} as health_score
+        {{ round_1.format(expr=composite_exprs['health_score']) }} as health_score,
+        -- the share of the configured health weight whose components have data (weights sum to 1)
+        {{ weight_with_data_exprs['health_score'] }} as health_weight_coverage
     from components_scored
 
 ),
@@ -348,7 +354,10 @@ final as (
             when account_age_days < min_account_age_days then 'account_too_new'
             when source_last_event_date is null or days_since_source_event >= source_stale_days
                 then 'source_stale'
+            -- health read from a small part of its weight (recency alone, say) is not judged
+            when health_weight_coverage < min_health_weight_with_data then 'too_few_signals'
         end as insufficient_data_reason,
+        cast(health_weight_coverage as {{ type_double() }}) as health_weight_coverage,
         days_since_active,
         days_since_human_touch,
         account_age_days,
@@ -410,6 +419,7 @@ select
         'quadrant',
         'quadrant_status',
         'insufficient_data_reason',
+        'health_weight_coverage',
         'days_since_active',
         'days_since_human_touch',
         'account_age_days',

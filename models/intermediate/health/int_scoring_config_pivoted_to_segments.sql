@@ -11,6 +11,7 @@
     'nps_trend_points_per_nps_point', 'support_ticket_penalty',
     'open_ticket_age_penalty_per_day', 'healthy_threshold', 'quadrant_usage_threshold',
     'quadrant_relationship_threshold', 'min_account_age_days', 'source_stale_days',
+    'min_health_weight_with_data',
     'alert_low_health_threshold', 'alert_health_drop_points', 'alert_no_login_days',
     'alert_no_cs_touch_days', 'alert_decline_min_points', 'at_risk_relationship_decline',
     'at_risk_relationship_drop_points', 'signal_seat_utilisation_ratio', 'signal_feature_gate_hits_30d',

@@ -226,6 +226,7 @@ final as (
         quadrant_status,
         insufficient_data_reason is not null as is_insufficient_data,
         insufficient_data_reason,
+        health_weight_coverage,
         (is_low_health_risk or is_relationship_decline_risk or is_override_at_risk) as is_at_risk,
         -- the first rule that holds: the computed evidence before a CSM's word, low health first
         case

@@ -21,7 +21,11 @@ health_daily as (
         days_since_active,
         -- never touched: the account's age is the time without a touch
         coalesce(days_since_human_touch, account_age_days) as days_without_human_touch,
-        is_insufficient_data
+        is_insufficient_data,
+        -- too few signals leaves the health unjudged, not the activity facts: no_login and
+        -- no_human_cs_touch still alert then
+        is_insufficient_data and coalesce(insufficient_data_reason, '') <> 'too_few_signals'
+            as is_activity_unjudged
     from {{ ref('fct_account_health_daily') }}
 
 ),
@@ -87,10 +91,10 @@ daily_rules as (
             < -scoring_config.alert_health_drop_points,
             false
         ) as is_health_drop,
-        not health_daily.is_insufficient_data
+        not health_daily.is_activity_unjudged
         and coalesce(health_daily.days_since_active >= scoring_config.alert_no_login_days, false)
             as is_no_login,
-        not health_daily.is_insufficient_data
+        not health_daily.is_activity_unjudged
         and coalesce(health_daily.days_without_human_touch >= scoring_config.alert_no_cs_touch_days, false)
             as is_no_human_cs_touch
     from health_daily
