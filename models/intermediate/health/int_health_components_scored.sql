@@ -111,7 +111,7 @@ scoring_config as (
 key_feature_coverage as (
 
     select
-        coalesce(sum(case when is_seen then 1 else 0 end), 0) as key_features_seen,
+        cast(coalesce(sum(case when is_seen then 1 else 0 end), 0) as {{ dbt.type_bigint() }}) as key_features_seen,
         coalesce(sum(case when is_seen then 1 else 0 end), 0) > 0 as has_key_feature_events
     from {{ ref('int_key_features_seen') }}
 
