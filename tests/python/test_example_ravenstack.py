@@ -225,3 +225,34 @@ def test_ravenstack_features_lists_its_own_events_and_the_summary_names_the_gap(
     assert written and {row["event_name"] for row in written} <= {name for name, _ in staged}
     assert sum(float(row["weight"]) for row in written) == pytest.approx(1.0)
     assert key_features.with_name("key_features.csv.bak").read_bytes() == seed.read_bytes()
+
+
+def test_scores_read_only_what_ravenstack_can_tell(ravenstack):
+    """RavenStack's events name none of the shipped key features and no user, and it has no NPS or CS
+    touch: adoption and depth are unknown (not 0), a health score read from recency alone is not
+    judged (too_few_signals), and no alert type fires for more than half of the accounts in a month
+    (before: declining_3_weeks for all 500 accounts, 493 of 500 at risk)."""
+    warehouse = _published(ravenstack)
+    ((seen, configured),) = _query(
+        warehouse, "select count(*) filter (where is_seen), count(*) from intermediate.int_key_features_seen"
+    )
+    assert configured > 0 and seen == 0
+    ((adoption_known, depth_known, at_risk, accounts),) = _query(
+        warehouse,
+        "select count(adoption_score), count(depth_score), count(*) filter (where is_at_risk), count(*) "
+        "from marts.dim_accounts",
+    )
+    assert (adoption_known, depth_known, accounts) == (0, 0, 500)
+    assert at_risk < accounts / 2, f"{at_risk} of {accounts} at risk"
+    crowded = _query(
+        warehouse,
+        "select alert_type, date_trunc('month', alerted_on) as month, count(distinct account_id) "
+        f"from marts.fct_health_alerts group by 1, 2 having count(distinct account_id) > {accounts / 2} "
+        "order by 1, 2",
+    )
+    assert not crowded, crowded
+    # every account was active at some point: last_active_at counts its anonymous events
+    ((never_active,),) = _query(
+        warehouse, "select count(*) from marts.dim_accounts where last_active_at is null"
+    )
+    assert never_active == 0

@@ -94,7 +94,9 @@ def _change_config(db: Path) -> None:
     """Edit the loaded seeds: a slower recency decay for everyone, a heavier first key feature."""
     with duckdb.connect(str(db)) as con:
         changed = con.execute(
-            "update staging.scoring_config set parameter_value = parameter_value * 2 "
+            # parameter_value is text (depth_method is a word): the number is doubled as a number
+            "update staging.scoring_config "
+            "set parameter_value = cast(cast(parameter_value as double) * 2 as varchar) "
             "where parameter_name = 'recency_half_life_days' and segment = '*' returning 1"
         ).fetchall()
         assert changed, "the seed must have a default recency half-life"

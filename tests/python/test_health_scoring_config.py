@@ -26,16 +26,25 @@ WEIGHT_SETS = {
 }
 
 
+# Parameters whose value is a word, and the words each accepts; every other parameter is a number.
+WORD_PARAMETERS = {"depth_method": {"absolute", "segment_percentile"}}
+# On/off switches: 1 or 0.
+SWITCHES = {"at_risk_relationship_decline"}
+
+
 def _rows() -> list[dict[str, str]]:
     with SEED.open(newline="") as handle:
         return list(csv.DictReader(handle))
 
 
-def _resolved() -> dict[tuple[str, str], dict[str, float]]:
+def _resolved() -> dict[tuple[str, str], dict[str, float | str]]:
     """Parameters per (config_version, segment): the '*' default overlaid by the segment's rows."""
-    by_key: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    by_key: dict[tuple[str, str], dict[str, float | str]] = defaultdict(dict)
     for row in _rows():
-        by_key[(row["config_version"], row["segment"])][row["parameter_name"]] = float(row["parameter_value"])
+        name, value = row["parameter_name"], row["parameter_value"]
+        by_key[(row["config_version"], row["segment"])][name] = (
+            value if name in WORD_PARAMETERS else float(value)
+        )
     resolved = {}
     for (version, segment), params in by_key.items():
         resolved[(version, segment)] = {**by_key[(version, "*")], **params}
@@ -44,8 +53,11 @@ def _resolved() -> dict[tuple[str, str], dict[str, float]]:
 
 def _pivot_parameters() -> set[str]:
     text = PIVOT.read_text()
-    block = text[text.index("set parameters = [") : text.index("] %}")]
-    return set(re.findall(r"'([a-z0-9_]+)'", block))
+    names = set()
+    for start in ("set parameters = [", "set text_parameters = ["):
+        block = text[text.index(start) : text.index("]", text.index(start))]
+        names |= set(re.findall(r"'([a-z0-9_]+)'", block))
+    return names
 
 
 def test_every_version_has_a_default_row_for_each_parameter() -> None:
@@ -81,7 +93,11 @@ def test_weights_sum_to_one_for_every_version_and_segment(weight_set: str) -> No
 def test_values_are_in_range() -> None:
     for key, params in _resolved().items():
         for name, value in params.items():
-            if name.endswith("_weight") or name.endswith("_ratio") or name.endswith("_share"):
+            if name in WORD_PARAMETERS:
+                assert value in WORD_PARAMETERS[name], (key, name, value)
+            elif name in SWITCHES:
+                assert value in (0, 1), (key, name, value)
+            elif name.endswith("_weight") or name.endswith("_ratio") or name.endswith("_share"):
                 assert 0 <= value <= 1, (key, name, value)
             else:
                 assert value >= 0, (key, name, value)

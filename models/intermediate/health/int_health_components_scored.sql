@@ -4,9 +4,10 @@
 -- data is null and drops out of its composite (its weight goes to the components with data).
 -- Incremental by day (issue 9; macros/cross_db/day_grain_incremental.sql): each row keeps a
 -- fingerprint of its inputs - its usage and CS signals, the account's segment and creation date,
--- the selected scoring config (every seed row of the version) - and a run rescoring the days from
--- the first account-day whose fingerprint changed on; a config change changes every day's, so
--- everything is rescored. No rolling window here; depth_score ranks the accounts of one segment on
+-- the selected scoring config (every seed row of the version), whether any key feature is seen at
+-- all - and a run rescoring the days from the first account-day whose fingerprint changed on; a
+-- config change or the first key feature seen changes every day's, so everything is rescored. No
+-- rolling window here; depth_score under segment_percentile ranks the accounts of one segment on
 -- one day, and a reprocessed day always has all its accounts. A table on Spark (no delete or merge).
 {{
     config(
@@ -36,6 +37,7 @@
     ],
 } %}
 {%- set composite_exprs = {} %}
+{%- set weight_with_data_exprs = {} %}
 {%- for composite, pairs in composites.items() %}
     {%- set weighted_sum = [] %}
     {%- set weight_with_data = [] %}
@@ -45,12 +47,21 @@
     {%- endfor %}
     {%- do composite_exprs.update({composite: "(" ~ weighted_sum | join("\n            + ") ~ ")\n            / nullif("
         ~ weight_with_data | join("\n            + ") ~ ", 0)"}) %}
+    {%- do weight_with_data_exprs.update({composite: weight_with_data | join("\n            + ")}) %}
 {%- endfor %}
 {%- set key_feature_events_per_user %}
         case
             when usage_signals.active_users_30d > 0
                 then 1.0 * usage_signals.key_feature_events_30d / usage_signals.active_users_30d
             else 0
+        end
+{%- endset %}
+{#- the same intensity per week: 30 days are 30 / 7 weeks; unknown when events came but no user is known #}
+{%- set key_feature_events_per_user_week %}
+        case
+            when usage_signals.active_users_30d > 0
+                then 7.0 * usage_signals.key_feature_events_30d / (30 * usage_signals.active_users_30d)
+            when coalesce(usage_signals.key_feature_events_30d, 0) = 0 then 0
         end
 {%- endset %}
 
@@ -95,6 +106,17 @@ scoring_config as (
 
 ),
 
+-- Whether any configured key feature occurs in the events at all: when none does, the key feature
+-- list describes another product, and adoption and depth are unknown rather than 0.
+key_feature_coverage as (
+
+    select
+        cast(coalesce(sum(case when is_seen then 1 else 0 end), 0) as {{ dbt.type_bigint() }}) as key_features_seen,
+        coalesce(sum(case when is_seen then 1 else 0 end), 0) > 0 as has_key_feature_events
+    from {{ ref('int_key_features_seen') }}
+
+),
+
 config_fingerprint as (
 
     {{ day_grain_config_fingerprint(
@@ -114,7 +136,7 @@ current_inputs as (
         {{ day_grain_fingerprint([
             'usage_signals.output_fingerprint', 'cs_signals.output_fingerprint',
             'accounts.segment', 'accounts.created_date', 'accounts.has_billing',
-            'config_fingerprint.config_fingerprint',
+            'config_fingerprint.config_fingerprint', 'key_feature_coverage.has_key_feature_events',
         ]) }} as input_fingerprint
     from usage_signals
     inner join accounts
@@ -124,6 +146,7 @@ current_inputs as (
             usage_signals.account_id = cs_signals.account_id
             and usage_signals.date_day = cs_signals.date_day
     cross join config_fingerprint
+    cross join key_feature_coverage
 
 ),
 
@@ -133,9 +156,10 @@ reprocess_window as (
 
 ),
 
--- depth ranks the accounts of one segment (the scoring config's: '*' when the account has none) on
--- one day. Ranked here over four columns, not over the joined rows with every config parameter: a
--- window holds its rows in memory, and the wide one ran out of a 640 MB cap at 12M events (issue 9).
+-- depth under segment_percentile ranks the accounts of one segment (the scoring config's: '*' when
+-- the account has none) on one day. Ranked here over four columns, not over the joined rows with
+-- every config parameter: a window holds its rows in memory, and the wide one ran out of a 640 MB
+-- cap at 12M events (issue 9).
 depth_ranked as (
 
     select
@@ -196,7 +220,10 @@ joined as (
         {{ dbt.datediff('usage_signals.source_last_event_date', 'usage_signals.date_day', 'day') }}
             as days_since_source_event,
         {{ key_feature_events_per_user }} as key_feature_events_per_active_user_30d,
+        {{ key_feature_events_per_user_week }} as key_feature_events_per_active_user_week,
         depth_ranked.depth_cume_dist,
+        key_feature_coverage.key_features_seen,
+        key_feature_coverage.has_key_feature_events,
         current_inputs.input_fingerprint,
         scoring_config.*
     from usage_signals
@@ -218,6 +245,7 @@ joined as (
         on
             usage_signals.account_id = depth_ranked.account_id
             and usage_signals.date_day = depth_ranked.date_day
+    cross join key_feature_coverage
 
 ),
 
@@ -228,14 +256,24 @@ components_scored as (
         -- recency: exponential decay, halves every recency_half_life_days; never active = 0
         {{ round_1.format(expr="case when last_active_date is null then 0
             else 100 * power(0.5, days_since_active / recency_half_life_days) end") }} as recency_score,
-        -- adoption: weighted share of key features used in the last 30 days
-        {{ round_1.format(expr="100 * adopted_feature_weight_ratio") }} as adoption_score,
-        -- depth: percentile of key-feature events per active user among same-segment accounts that day
-        {{ round_1.format(expr="case when key_feature_events_per_active_user_30d > 0
-            then 100 * depth_cume_dist else 0 end") }} as depth_score,
+        -- adoption: weighted share of key features used in the last 30 days; unknown when no
+        -- configured key feature occurs in the events at all (the list names another product)
+        {{ round_1.format(expr="case when has_key_feature_events
+            then 100 * adopted_feature_weight_ratio end") }} as adoption_score,
+        -- depth, unknown as adoption is, and when key-feature events came from no known user:
+        -- absolute: key-feature events per active user per week against the target, capped;
+        -- segment_percentile: rank of events per active user among the segment's accounts that day
+        {{ round_1.format(expr="case when not has_key_feature_events then null
+            when key_feature_events_per_active_user_week is null then null
+            when depth_method = 'segment_percentile'
+            then case when key_feature_events_per_active_user_30d > 0 then 100 * depth_cume_dist else 0 end
+            else 100 * least(key_feature_events_per_active_user_week / depth_target_events_per_user_week, 1)
+            end") }} as depth_score,
         -- breadth: active users 30d over licensed seats, full marks at breadth_target_ratio; null when
-        -- the seats are unknown (no billing), 0 when billing knows of no seat
+        -- the seats are unknown (no billing), 0 when billing knows of no seat; null too when the
+        -- account was active in 30 days with no known user (anonymous visitors): users unknown, not 0
         {{ round_1.format(expr="case when has_billing
+            and not coalesce(active_users_30d = 0 and days_since_active < 30, false)
             then 100 * least(coalesce(active_user_ratio_30d, 0) / breadth_target_ratio, 1) end") }}
             as breadth_score,
         -- CS engagement: recency of the last human touch (decay) and frequency of human touches in 90 days;
@@ -271,7 +309,9 @@ composites_scored as (
         *,
         {{ round_1.format(expr=composite_exprs['usage_score']) }} as usage_score,
         {{ round_1.format(expr=composite_exprs['relationship_score']) }} as relationship_score,
-        {{ round_1.format(expr=composite_exprs['health_score']) }} as health_score
+        {{ round_1.format(expr=composite_exprs['health_score']) }} as health_score,
+        -- the share of the configured health weight whose components have data (weights sum to 1)
+        {{ weight_with_data_exprs['health_score'] }} as health_weight_coverage
     from components_scored
 
 ),
@@ -314,7 +354,10 @@ final as (
             when account_age_days < min_account_age_days then 'account_too_new'
             when source_last_event_date is null or days_since_source_event >= source_stale_days
                 then 'source_stale'
+            -- health read from a small part of its weight (recency alone, say) is not judged
+            when health_weight_coverage < min_health_weight_with_data then 'too_few_signals'
         end as insufficient_data_reason,
+        cast(health_weight_coverage as {{ type_double() }}) as health_weight_coverage,
         days_since_active,
         days_since_human_touch,
         account_age_days,
@@ -327,6 +370,10 @@ final as (
         adopted_feature_weight_ratio,
         key_feature_events_30d,
         key_feature_events_per_active_user_30d,
+        key_feature_events_per_active_user_week,
+        key_features_seen,
+        has_key_feature_events,
+        depth_method,
         human_touches_90d,
         avg_nps_180d,
         avg_nps_last_90d,
@@ -344,6 +391,10 @@ final as (
         health_breadth_weight,
         health_cs_engagement_weight,
         healthy_threshold,
+        quadrant_usage_threshold,
+        quadrant_relationship_threshold,
+        at_risk_relationship_decline,
+        at_risk_relationship_drop_points,
         input_fingerprint
     from composites_scored
 
@@ -368,6 +419,7 @@ select
         'quadrant',
         'quadrant_status',
         'insufficient_data_reason',
+        'health_weight_coverage',
         'days_since_active',
         'days_since_human_touch',
         'account_age_days',
@@ -380,6 +432,10 @@ select
         'adopted_feature_weight_ratio',
         'key_feature_events_30d',
         'key_feature_events_per_active_user_30d',
+        'key_feature_events_per_active_user_week',
+        'key_features_seen',
+        'has_key_feature_events',
+        'depth_method',
         'human_touches_90d',
         'avg_nps_180d',
         'avg_nps_last_90d',
@@ -397,6 +453,10 @@ select
         'health_breadth_weight',
         'health_cs_engagement_weight',
         'healthy_threshold',
+        'quadrant_usage_threshold',
+        'quadrant_relationship_threshold',
+        'at_risk_relationship_decline',
+        'at_risk_relationship_drop_points',
     ]) }} as output_fingerprint,
     -- the run that wrote the row: data tests check the latest write's rows (macros/tests/rewritten_rows.sql)
     {{ built_at_column() }} as _built_at

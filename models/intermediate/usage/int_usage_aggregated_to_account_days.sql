@@ -120,13 +120,13 @@ cross join changed_days
 with
 
 {% if is_incremental() %}
-    -- The latest activity before the recomputed stretch (and its 30-day warm-up), carried forward.
+    -- The latest activity before the events read below (from the day before the stretch), carried forward.
     prior_activity as (
         select
             built_days.account_id,
             max(built_days.last_active_at) as last_active_at
         from {{ this }} as built_days
-        where built_days.date_day < {{ warm_up_from }}
+        where built_days.date_day < {{ events_from }}
         group by built_days.account_id
     ),
 {% else %}
@@ -230,6 +230,8 @@ daily_events as (
         account_id,
         event_date as date_day,
         count(*) as events,
+        -- any event of the account, an anonymous visitor's too (CONTRACT: latest event of any user)
+        max(event_at) as last_event_at,
         count(user_id) as identified_events,
         count(distinct user_id) as users,
         cast(sum(case when message_type = 'track' then 1 else 0 end) as {{ dbt.type_bigint() }}) as track_events,
@@ -258,8 +260,7 @@ daily_users as (
     select
         account_id,
         date_day,
-        max(events) as top_user_events,
-        max(last_event_at) as last_user_event_at
+        max(events) as top_user_events
     from user_days
     group by
         account_id,
@@ -346,8 +347,9 @@ rolled as (
         cast(sum(coalesce(daily_steps.features_30d_step, 0)) over (
             partition by spine.account_id order by spine.date_day rows between unbounded preceding and current row
         ) as {{ dbt.type_bigint() }}) as key_features_used_30d,
-        -- Latest event of any resolved user up to the day, seeded with what came before the stretch.
-        max(coalesce(daily_users.last_user_event_at, prior_activity.last_active_at)) over (
+        -- Latest event of the account up to the day, identified or anonymous (recency counts both),
+        -- seeded with what came before the events read.
+        max(coalesce(daily_events.last_event_at, prior_activity.last_active_at)) over (
             partition by spine.account_id order by spine.date_day rows between unbounded preceding and current row
         ) as last_active_at
     from spine
@@ -355,10 +357,10 @@ rolled as (
         on
             spine.account_id = daily_steps.account_id
             and spine.date_day = daily_steps.date_day
-    left join daily_users
+    left join daily_events
         on
-            spine.account_id = daily_users.account_id
-            and spine.date_day = daily_users.date_day
+            spine.account_id = daily_events.account_id
+            and spine.date_day = daily_events.date_day
     left join prior_activity
         on spine.account_id = prior_activity.account_id
 ),

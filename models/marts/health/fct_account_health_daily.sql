@@ -157,6 +157,9 @@ compared as (
     select
         today.*,
         today.health_score - earlier.health_score as health_score_delta_30d,
+        -- the relationship side's 30-day moves, for the relationship_decline rule
+        today.relationship_score - earlier.relationship_score as relationship_score_delta_30d,
+        today.nps_score - earlier.nps_score as nps_score_delta_30d,
         -- the change of each component's points in health_score: with the same components having
         -- data on both days this is weight x score change; a component gaining or losing data also
         -- moves the others' points (their weights are redistributed)
@@ -189,6 +192,32 @@ compared as (
 
 ),
 
+-- The at-risk rules, each on a judged day (a data gap or a too-new account is never at risk by
+-- score): low health; a heavy user (high usage) whose relationship is low or fell in 30 days, the
+-- Frustrated Power Users seed 001 calls the most urgent cohort (configurable, on by default); a
+-- CSM override saying so.
+risk_rules as (
+
+    select
+        *,
+        coalesce(
+            health_score < {{ var('at_risk_threshold') }} and insufficient_data_reason is null, false
+        ) as is_low_health_risk,
+        coalesce(
+            at_risk_relationship_decline = 1
+            and insufficient_data_reason is null
+            and usage_score >= quadrant_usage_threshold
+            and (
+                relationship_score < quadrant_relationship_threshold
+                or relationship_score_delta_30d <= -at_risk_relationship_drop_points
+                or nps_score_delta_30d <= -at_risk_relationship_drop_points
+            ),
+            false
+        ) as is_relationship_decline_risk
+    from compared
+
+),
+
 final as (
 
     select
@@ -213,11 +242,16 @@ final as (
         quadrant_status,
         insufficient_data_reason is not null as is_insufficient_data,
         insufficient_data_reason,
-        coalesce(
-            (health_score < {{ var('at_risk_threshold') }} and insufficient_data_reason is null)
-            or is_override_at_risk,
-            false
-        ) as is_at_risk,
+        health_weight_coverage,
+        (is_low_health_risk or is_relationship_decline_risk or is_override_at_risk) as is_at_risk,
+        -- the first rule that holds: the computed evidence before a CSM's word, low health first
+        case
+            when is_low_health_risk then 'low_health'
+            when is_relationship_decline_risk then 'relationship_decline'
+            when is_override_at_risk then 'override'
+        end as at_risk_reason,
+        is_low_health_risk,
+        is_relationship_decline_risk,
         has_override,
         override_id,
         override_score,
@@ -229,6 +263,9 @@ final as (
         -- the churn model's probability (int_churn_probability_scored); the horizon is in the name
         churn_probability as churn_probability_{{ var('churn_model_horizon_days') }}d,
         health_score_delta_30d,
+        relationship_score_delta_30d,
+        nps_score_delta_30d,
+        cast(recency_health_points as {{ type_double() }}) as recency_health_points,
         recency_contribution_30d,
         adoption_contribution_30d,
         depth_contribution_30d,
@@ -249,6 +286,9 @@ final as (
         adopted_feature_weight_ratio,
         key_feature_events_30d,
         key_feature_events_per_active_user_30d,
+        key_feature_events_per_active_user_week,
+        key_features_seen,
+        depth_method,
         human_touches_90d,
         avg_nps_180d,
         avg_nps_last_90d,
@@ -260,7 +300,7 @@ final as (
         quota_threshold_events_30d,
         top_user_event_share_30d,
         mart_input_fingerprint as input_fingerprint
-    from compared
+    from risk_rules
 
 )
 

@@ -1,8 +1,9 @@
 -- One row per alert: the day a health rule started to hold for an account. A daily rule alerts on
 -- the first day it holds (not again while it keeps holding), so the table is an alert history.
 -- Rules and thresholds (seeds/scoring_config.csv): low_health, health_drop, no_login,
--- no_human_cs_touch (daily); declining_3_weeks, quadrant_move (weekly). Accounts with
--- insufficient data are not alerted on.
+-- no_human_cs_touch (daily); declining_3_weeks, quadrant_move (weekly). Days and weeks with
+-- insufficient data are not alerted on. One cause, one alert: inactivity is no_login's, so a
+-- health drop or a three-week decline counts only the points that recency did not lose (DECISIONS.md).
 
 with
 
@@ -15,10 +16,16 @@ health_daily as (
         arr,
         health_score,
         health_score_delta_30d,
+        recency_contribution_30d,
+        recency_health_points,
         days_since_active,
         -- never touched: the account's age is the time without a touch
         coalesce(days_since_human_touch, account_age_days) as days_without_human_touch,
-        is_insufficient_data
+        is_insufficient_data,
+        -- too few signals leaves the health unjudged, not the activity facts: no_login and
+        -- no_human_cs_touch still alert then
+        is_insufficient_data and coalesce(insufficient_data_reason, '') <> 'too_few_signals'
+            as is_activity_unjudged
     from {{ ref('fct_account_health_daily') }}
 
 ),
@@ -38,6 +45,7 @@ quadrant_movements as (
 
     select
         account_id,
+        week_start,
         scored_on,
         from_quadrant,
         to_quadrant
@@ -53,7 +61,8 @@ scoring_config as (
         alert_low_health_threshold,
         alert_health_drop_points,
         alert_no_login_days,
-        alert_no_cs_touch_days
+        alert_no_cs_touch_days,
+        alert_decline_min_points
     from {{ ref('int_scoring_config_pivoted_to_segments') }}
 
 ),
@@ -75,12 +84,17 @@ daily_rules as (
         and coalesce(health_daily.health_score < scoring_config.alert_low_health_threshold, false)
             as is_low_health,
         not health_daily.is_insufficient_data
-        and coalesce(health_daily.health_score_delta_30d < -scoring_config.alert_health_drop_points, false)
-            as is_health_drop,
-        not health_daily.is_insufficient_data
+        and coalesce(
+            health_daily.health_score_delta_30d < -scoring_config.alert_health_drop_points
+            -- and as much without recency's part: a drop that is only inactivity is no_login's
+            and health_daily.health_score_delta_30d - coalesce(health_daily.recency_contribution_30d, 0)
+            < -scoring_config.alert_health_drop_points,
+            false
+        ) as is_health_drop,
+        not health_daily.is_activity_unjudged
         and coalesce(health_daily.days_since_active >= scoring_config.alert_no_login_days, false)
             as is_no_login,
-        not health_daily.is_insufficient_data
+        not health_daily.is_activity_unjudged
         and coalesce(health_daily.days_without_human_touch >= scoring_config.alert_no_cs_touch_days, false)
             as is_no_human_cs_touch
     from health_daily
@@ -110,6 +124,27 @@ daily_rules_started as (
 
 ),
 
+-- The weekly rules read the week's scored day: its band (an insufficient-data week is not judged)
+-- and recency's points in health_score (a decline that is only inactivity is no_login's to tell).
+weekly as (
+
+    select
+        quadrants_weekly.account_id,
+        quadrants_weekly.week_start,
+        quadrants_weekly.scored_on,
+        quadrants_weekly.health_score,
+        quadrants_weekly.health_score - coalesce(health_daily.recency_health_points, 0)
+            as health_score_without_recency,
+        coalesce(health_daily.is_insufficient_data, false) as is_insufficient_data,
+        health_daily.segment
+    from quadrants_weekly
+    left join health_daily
+        on
+            quadrants_weekly.account_id = health_daily.account_id
+            and quadrants_weekly.scored_on = health_daily.date_day
+
+),
+
 -- three consecutive weekly declines: week w below w-1 below w-2 below w-3
 weekly_compared as (
 
@@ -117,25 +152,44 @@ weekly_compared as (
         account_id,
         week_start,
         scored_on,
+        segment,
         health_score,
+        is_insufficient_data,
+        lag(is_insufficient_data) over (partition by account_id order by week_start)
+            as is_insufficient_data_1w_ago,
+        -- any of the four weeks insufficient (a missing earlier week is caught by the null lags below)
+        max(case when is_insufficient_data then 1 else 0 end) over (
+            partition by account_id order by week_start rows between 3 preceding and current row
+        ) as insufficient_weeks_4w,
         lag(health_score, 1) over (partition by account_id order by week_start) as health_score_1w_ago,
         lag(health_score, 2) over (partition by account_id order by week_start) as health_score_2w_ago,
-        lag(health_score, 3) over (partition by account_id order by week_start) as health_score_3w_ago
-    from quadrants_weekly
+        lag(health_score, 3) over (partition by account_id order by week_start) as health_score_3w_ago,
+        health_score_without_recency,
+        lag(health_score_without_recency, 3) over (partition by account_id order by week_start)
+            as health_score_without_recency_3w_ago
+    from weekly
 
 ),
 
 weekly_declines as (
 
     select
-        *,
+        weekly_compared.*,
         coalesce(
-            health_score < health_score_1w_ago
-            and health_score_1w_ago < health_score_2w_ago
-            and health_score_2w_ago < health_score_3w_ago,
+            weekly_compared.insufficient_weeks_4w = 0
+            and weekly_compared.health_score < weekly_compared.health_score_1w_ago
+            and weekly_compared.health_score_1w_ago < weekly_compared.health_score_2w_ago
+            and weekly_compared.health_score_2w_ago < weekly_compared.health_score_3w_ago
+            -- enough points in all, and enough without recency's: not noise, not inactivity alone
+            and weekly_compared.health_score_3w_ago - weekly_compared.health_score
+            >= scoring_config.alert_decline_min_points
+            and weekly_compared.health_score_without_recency_3w_ago - weekly_compared.health_score_without_recency
+            >= scoring_config.alert_decline_min_points,
             false
         ) as is_declining_3_weeks
     from weekly_compared
+    left join scoring_config
+        on coalesce(weekly_compared.segment, '*') = scoring_config.segment
 
 ),
 
@@ -147,6 +201,21 @@ weekly_declines_started as (
         and not coalesce(lag(is_declining_3_weeks) over (partition by account_id order by week_start), false)
             as starts_declining_3_weeks
     from weekly_declines
+
+),
+
+-- a quadrant move is judged only between two judged weeks
+quadrant_movements_judged as (
+
+    select quadrant_movements.*
+    from quadrant_movements
+    inner join weekly_compared
+        on
+            quadrant_movements.account_id = weekly_compared.account_id
+            and quadrant_movements.week_start = weekly_compared.week_start
+    where
+        not weekly_compared.is_insufficient_data
+        and not coalesce(weekly_compared.is_insufficient_data_1w_ago, false)
 
 ),
 
@@ -219,7 +288,7 @@ alerts as (
         'quadrant_move' as alert_type,
         case when to_quadrant = 'Churn Risk' then 'high' else 'medium' end as severity,
         'Moved from ' || from_quadrant || ' to ' || to_quadrant as message
-    from quadrant_movements
+    from quadrant_movements_judged
 
 ),
 

@@ -1,7 +1,9 @@
 -- One row per as-of date x renewal window x segment: how much ARR renews in the window and how much
--- of it sits in at-risk accounts (is_at_risk: health below var('at_risk_threshold') or an active
--- CSM override saying so). Accounts without an active subscription (no renewal_date) renew
--- nothing and are left out. Every window x segment cell is present, empty ones with zeros.
+-- of it sits in at-risk accounts (is_at_risk: health below var('at_risk_threshold'), a heavy user
+-- whose relationship deteriorates, or an active CSM override saying so), split by at_risk_reason
+-- (each account once, under its reason; the three parts add up to at_risk_arr). Accounts without
+-- an active subscription (no renewal_date) renew nothing and are left out. Every window x segment
+-- cell is present, empty ones with zeros.
 
 with
 
@@ -13,7 +15,8 @@ accounts as (
         segment,
         arr,
         days_to_renewal,
-        is_at_risk
+        is_at_risk,
+        at_risk_reason
     from {{ ref('dim_accounts') }}
 
 ),
@@ -51,6 +54,7 @@ windowed as (
         coalesce(segment, '*') as segment,
         arr,
         is_at_risk,
+        at_risk_reason,
         case
             when days_to_renewal <= 30 then '0-30'
             when days_to_renewal <= 60 then '31-60'
@@ -71,7 +75,17 @@ aggregated as (
         count(*) as accounts,
         cast(sum(case when is_at_risk then 1 else 0 end) as {{ dbt.type_bigint() }}) as at_risk_accounts,
         cast(sum(arr) as {{ type_money() }}) as total_arr,
-        cast(sum(case when is_at_risk then arr else 0 end) as {{ type_money() }}) as at_risk_arr
+        cast(sum(case when is_at_risk then arr else 0 end) as {{ type_money() }}) as at_risk_arr,
+        cast(sum(case when at_risk_reason = 'low_health' then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as low_health_accounts,
+        cast(sum(case when at_risk_reason = 'low_health' then arr else 0 end) as {{ type_money() }}) as low_health_arr,
+        cast(sum(case when at_risk_reason = 'relationship_decline' then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as relationship_decline_accounts,
+        cast(sum(case when at_risk_reason = 'relationship_decline' then arr else 0 end) as {{ type_money() }})
+            as relationship_decline_arr,
+        cast(sum(case when at_risk_reason = 'override' then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as override_accounts,
+        cast(sum(case when at_risk_reason = 'override' then arr else 0 end) as {{ type_money() }}) as override_arr
     from windowed
     group by
         renewal_window,
@@ -106,7 +120,14 @@ final as (
         coalesce(aggregated.at_risk_accounts, 0) as at_risk_accounts,
         -- money at type_money()'s scale on every engine (PostgreSQL's coalesce drops the scale)
         cast(coalesce(aggregated.total_arr, 0) as {{ type_money() }}) as total_arr,
-        cast(coalesce(aggregated.at_risk_arr, 0) as {{ type_money() }}) as at_risk_arr
+        cast(coalesce(aggregated.at_risk_arr, 0) as {{ type_money() }}) as at_risk_arr,
+        -- at_risk_arr by at_risk_reason
+        coalesce(aggregated.low_health_accounts, 0) as low_health_accounts,
+        cast(coalesce(aggregated.low_health_arr, 0) as {{ type_money() }}) as low_health_arr,
+        coalesce(aggregated.relationship_decline_accounts, 0) as relationship_decline_accounts,
+        cast(coalesce(aggregated.relationship_decline_arr, 0) as {{ type_money() }}) as relationship_decline_arr,
+        coalesce(aggregated.override_accounts, 0) as override_accounts,
+        cast(coalesce(aggregated.override_arr, 0) as {{ type_money() }}) as override_arr
     from as_of
     cross join renewal_windows
     cross join segments

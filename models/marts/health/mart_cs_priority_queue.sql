@@ -2,7 +2,9 @@
 -- 100 x (priority_health_weight x (100 - effective health) / 100
 --        + priority_arr_weight x ARR percentile among paying accounts
 --        + priority_renewal_weight x renewal proximity (1 renewing today or overdue, 0 at 180+ days)).
--- Effective health is the computed health_score, or the CSM override score when that is lower.
+-- Effective health is the lowest of the computed health_score, the CSM override score, and, for a
+-- heavy user at risk for relationship decline, its relationship_score: health_score is mostly
+-- usage, so without it the cohort seed 001 calls the most urgent would queue as healthy.
 -- Weights come from seeds/scoring_config.csv. reasons says in words why the account is where it is.
 
 with
@@ -22,6 +24,9 @@ accounts as (
         days_since_active,
         days_since_human_touch,
         is_at_risk,
+        at_risk_reason,
+        is_relationship_decline_risk,
+        relationship_score,
         is_insufficient_data,
         has_override,
         override_score,
@@ -53,10 +58,11 @@ factors as (
         scoring_config.priority_renewal_weight,
         scoring_config.alert_no_login_days,
         scoring_config.alert_no_cs_touch_days,
-        cast(case
-            when accounts.override_score < accounts.health_score then accounts.override_score
-            else coalesce(accounts.health_score, 0)
-        end as {{ type_double() }}) as effective_health_score,
+        cast(least(
+            coalesce(accounts.health_score, 0),
+            coalesce(accounts.override_score, 100),
+            case when accounts.is_relationship_decline_risk then accounts.relationship_score else 100 end
+        ) as {{ type_double() }}) as effective_health_score,
         cume_dist() over (order by accounts.arr) as arr_percentile,
         case
             when accounts.days_to_renewal is null then 0
@@ -88,6 +94,7 @@ explained as (
         -- each reason is prefixed with '; ' and the first prefix is cut off below
         {{ dbt.concat([
             "'; health ' || coalesce(" ~ dbt.cast("cast(round(cast(health_score as " ~ dbt.type_numeric() ~ ")) as " ~ dbt.type_int() ~ ")", dbt.type_string()) ~ ", 'unscored') || ' (' || coalesce(health_band, 'unscored') || ')'",
+            "case when is_relationship_decline_risk then '; heavy user, relationship ' || coalesce(" ~ dbt.cast("cast(round(cast(relationship_score as " ~ dbt.type_numeric() ~ ")) as " ~ dbt.type_int() ~ ")", dbt.type_string()) ~ ", 'unknown') || ' and low or falling (at risk)' else '' end",
             "case when has_override then '; CSM override ' || coalesce(" ~ dbt.cast("cast(round(cast(override_score as " ~ dbt.type_numeric() ~ ")) as " ~ dbt.type_int() ~ ")", dbt.type_string()) ~ ", 'without score') || coalesce(': ' || override_note, '') else '' end",
             "'; ARR ' || " ~ dbt.cast("cast(round(cast(arr as " ~ dbt.type_numeric() ~ ")) as " ~ dbt.type_bigint() ~ ")", dbt.type_string()),
             "case when days_to_renewal is not null then '; renews in ' || " ~ dbt.cast("days_to_renewal", dbt.type_string()) ~ " || ' days' else '' end",
@@ -121,6 +128,7 @@ final as (
         days_to_renewal,
         renewal_proximity,
         is_at_risk,
+        at_risk_reason,
         has_override
     from explained
 
