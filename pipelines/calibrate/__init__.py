@@ -61,6 +61,9 @@ class Options:
     min_held_out_churned_accounts: int = 5
     # inverse regularisation strength of the logistic regression (scikit-learn's C; L2)
     regularisation: float = 1.0
+    # churned accounts at which the history's weights count as much as the current ones: ten per
+    # feature of the fit (five scores and their missing flags), the usual events-per-variable rule
+    prior_strength: float = 100.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +96,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=defaults.regularisation,
         help="inverse L2 strength C of the logistic regression (1.0; smaller is stronger)",
+    )
+    parser.add_argument(
+        "--prior-strength",
+        type=float,
+        default=defaults.prior_strength,
+        help="churned accounts at which the fitted weights count as much as the current ones "
+        f"({defaults.prior_strength:g}; 0 takes the fit as it is)",
     )
     parser.add_argument("--json", dest="json_file", help="also write the comparison as JSON to this file")
     parser.add_argument(
@@ -157,6 +167,13 @@ def comparison_table(report: dict[str, Any]) -> list[str]:
     ]
     for label, kind, left, right in rows:
         lines.append(f"  {label:38} {_fmt(left, kind):>14} {_fmt(right, kind):>14}")
+    if "credibility" in fitted:
+        raw = ", ".join(f"{c} {w:g}" for c, w in fitted["history_weights"].items())
+        lines.append(
+            f"  fitted weights = (1 - Z) x current + Z x the history's own ({raw}); "
+            f"Z = {fitted['credibility']:.2f} from {report['churned_accounts']['training']} churned accounts "
+            f"(--prior-strength {report['model']['prior_strength']:g})"
+        )
     return lines
 
 
@@ -203,6 +220,7 @@ def command(settings, args: argparse.Namespace) -> int:
             min_churned_accounts=args.min_churned,
             min_held_out_churned_accounts=args.min_held_out_churned,
             regularisation=args.regularisation,
+            prior_strength=args.prior_strength,
         )
         history = read_history(settings.warehouse, settings.project_dir, options.horizon_days)
         report, model, weights = calibrate(history, options)

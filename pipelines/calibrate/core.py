@@ -40,6 +40,8 @@ class History:
     as_of_date: date
     at_risk_threshold: float
     healthy_threshold: dict[str, float]
+    # the scoring version's default ('*') health weights: the prior a fit moves away from
+    current_weights: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -106,6 +108,39 @@ def _health_components(config: list[dict[str, str]], version: str) -> list[str]:
         if row["config_version"] == version and row["segment"] == "*" and match:
             found.append(match.group("component"))
     return found
+
+
+def _current_weights(config: list[dict[str, str]], version: str, components: list[str]) -> dict[str, float]:
+    weights = {}
+    for row in config:
+        match = HEALTH_WEIGHT.match(row["parameter_name"])
+        if row["config_version"] == version and row["segment"] == "*" and match:
+            weights[match.group("component")] = float(row["parameter_value"])
+    return {c: weights[c] for c in components if c in weights}
+
+
+def credibility(churned_accounts: int, prior_strength: float) -> float:
+    """Z = n / (n + k): how far the weights move from the current ones towards the history's fit.
+
+    A credibility weight (Buhlmann): with n churned accounts to learn from and k the prior's strength
+    in churned accounts, the history's weights count as much as the current ones at n = k."""
+    if prior_strength <= 0:
+        return 1.0
+    return churned_accounts / (churned_accounts + prior_strength)
+
+
+def blend_weights(
+    current: dict[str, float], fitted: dict[str, float], z: float, digits: int = 3
+) -> dict[str, float]:
+    """(1 - z) x current + z x fitted per component, normalised to 1 (rounded; the rest on the largest)."""
+    if not current:
+        return fitted
+    mixed = {c: (1 - z) * current.get(c, 0.0) + z * fitted[c] for c in fitted}
+    total = sum(mixed.values())
+    weights = {c: round(value / total, digits) for c, value in mixed.items()}
+    largest = max(weights, key=weights.get)
+    weights[largest] = round(weights[largest] + 1 - sum(weights.values()), digits)
+    return weights
 
 
 def _healthy_thresholds(config: list[dict[str, str]], version: str) -> dict[str, float]:
@@ -200,6 +235,7 @@ def read_history(warehouse: Path, project_dir: Path, horizon_days: int) -> Histo
         as_of_date=as_of,
         at_risk_threshold=float(_project_vars(project_dir).get("at_risk_threshold", 40)),
         healthy_threshold=_healthy_thresholds(config, version),
+        current_weights=_current_weights(config, version, components),
     )
 
 
@@ -362,7 +398,11 @@ def calibrate(history: History, options: Options) -> tuple[dict[str, Any], Churn
     """Fit on the training months; compare current and fitted on the held-out months."""
     split = split_by_time(history, options)
     model = fit_model(split.train, history.components, options, split.held_out_months[0])
-    weights = weights_from(model)
+    history_weights = weights_from(model)
+    # A few dozen churned accounts cannot outweigh the configured weights: shrink towards them.
+    churned_training = int(split.train.loc[split.train["has_churned"] == 1, "account_id"].nunique())
+    z = credibility(churned_training, options.prior_strength)
+    weights = blend_weights(history.current_weights, history_weights, z)
     held = split.held_out
     current = evaluate(held, held["health_score"].astype(float), held["health_band"])
     current_weights = {c: None for c in history.components}
@@ -375,6 +415,8 @@ def calibrate(history: History, options: Options) -> tuple[dict[str, Any], Churn
     fitted["model_auc"] = float(roc_auc_score(churned, probability)) if len(set(churned)) == 2 else None
     fitted["mean_predicted_probability"] = float(probability.mean())
     fitted["weights"] = weights
+    fitted["history_weights"] = history_weights
+    fitted["credibility"] = z
     current["weights"] = current_weights
     report = {
         "horizon_days": options.horizon_days,
@@ -395,6 +437,7 @@ def calibrate(history: History, options: Options) -> tuple[dict[str, Any], Churn
             "missing_coefficients": model.missing_coefficients,
             "fill_values": model.fills,
             "regularisation": options.regularisation,
+            "prior_strength": options.prior_strength,
         },
     }
     return report, model, weights

@@ -204,10 +204,18 @@ def test_calibrate_moves_the_weight_to_the_component_that_predicts_churn(
     weights = report["fitted"]["weights"]
     assert all(w >= 0 for w in weights.values())
     assert sum(weights.values()) == pytest.approx(1.0, abs=1e-9)
-    # churn follows recency only: the fit puts most of the weight there and ranks better than v1
-    assert weights["recency"] > 0.6
-    assert report["fitted"]["auc"] > report["current"]["auc"]
+    # churn follows recency only: the history's own fit puts most of the weight there ...
+    assert report["fitted"]["history_weights"]["recency"] > 0.6
     assert report["current"]["weights"] == V1
+    # ... and the published weights move from v1 towards it by the credibility of its churned accounts
+    churned = report["churned_accounts"]["training"]
+    z = churned / (churned + 100)
+    assert report["fitted"]["credibility"] == pytest.approx(z)
+    for component, weight in weights.items():
+        expected = (1 - z) * V1[component] + z * report["fitted"]["history_weights"][component]
+        assert weight == pytest.approx(expected, abs=0.002)
+    assert weights["recency"] > V1["recency"]
+    assert report["fitted"]["auc"] >= report["current"]["auc"]
     # the current figures are the held-out months' own: recomputed here from the snapshots
     history = core.read_history(story_warehouse, REPO_ROOT, 90)
     held = history.snapshots[
@@ -463,3 +471,13 @@ def test_refusal_names_the_months(tmp_path):
     history = core.read_history(warehouse, REPO_ROOT, 90)
     with pytest.raises(CalibrationRefused, match="scoring months"):
         core.split_by_time(history, Options(held_out_months=3))
+
+
+def test_credibility_blends_the_current_weights_with_the_history_fit():
+    """Hand-computed: 25 churned accounts against a prior of 100 give Z = 0.2; weights 0.5/0.5
+    blended with a fit of 1/0 give 0.6/0.4; no prior takes the fit as it is."""
+    assert core.credibility(25, 100) == pytest.approx(0.2)
+    assert core.credibility(25, 0) == 1.0
+    blended = core.blend_weights({"a": 0.5, "b": 0.5}, {"a": 1.0, "b": 0.0}, 0.2)
+    assert blended == {"a": 0.6, "b": 0.4}
+    assert core.blend_weights({"a": 0.5, "b": 0.5}, {"a": 1.0, "b": 0.0}, 1.0) == {"a": 1.0, "b": 0.0}
