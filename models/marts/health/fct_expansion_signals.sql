@@ -3,10 +3,20 @@
 -- seat_utilisation (active_user_ratio_30d), feature_gate_hits (paywall hits in 30 days),
 -- power_user_concentration (one user's share of events, 30-day average of active days, in an
 -- account with enough seats), quota_threshold (quota threshold events in 30 days),
--- healthy_no_contact (healthy account without a human CS touch for long).
+-- healthy_no_contact (healthy account without a human CS touch for long; only when the company
+-- sends CS activities).
 -- signal_value is the measured value that tripped the rule. Insufficient-data days never signal.
 
 with
+
+-- A company that sends no CS activities has not shown that nobody contacted its accounts:
+-- days without a touch are then unknown and healthy_no_contact does not signal.
+cs_input as (
+
+    select count(*) > 0 as has_cs_activities
+    from {{ ref('stg_crm__cs_activities') }}
+
+),
 
 health_daily as (
 
@@ -20,9 +30,12 @@ health_daily as (
         feature_gate_hits_30d,
         quota_threshold_events_30d,
         top_user_event_share_30d,
-        coalesce(days_since_human_touch, account_age_days) as days_without_human_touch,
+        case
+            when cs_input.has_cs_activities then coalesce(days_since_human_touch, account_age_days)
+        end as days_without_human_touch,
         is_insufficient_data
     from {{ ref('fct_account_health_daily') }}
+    cross join cs_input
 
 ),
 

@@ -1,7 +1,7 @@
 -- One row per alert: the day a health rule started to hold for an account. A daily rule alerts on
 -- the first day it holds (not again while it keeps holding), so the table is an alert history.
 -- Rules and thresholds (seeds/scoring_config.csv): low_health, health_drop, no_login,
--- no_human_cs_touch (daily); declining_3_weeks, quadrant_move (weekly). Days and weeks with
+-- no_human_cs_touch (daily; only when the company sends CS activities); declining_3_weeks, quadrant_move (weekly). Days and weeks with
 -- insufficient data are not alerted on. One cause, one alert: inactivity is no_login's, so a
 -- health drop or a three-week decline counts only the points that recency did not lose (DECISIONS.md).
 
@@ -67,6 +67,15 @@ scoring_config as (
 
 ),
 
+-- A company that sends no CS activities at all has not shown that nobody touched its accounts:
+-- no_human_cs_touch is then unknown, not a fact about every account.
+cs_input as (
+
+    select count(*) > 0 as has_cs_activities
+    from {{ ref('stg_crm__cs_activities') }}
+
+),
+
 daily_rules as (
 
     select
@@ -95,11 +104,13 @@ daily_rules as (
         and coalesce(health_daily.days_since_active >= scoring_config.alert_no_login_days, false)
             as is_no_login,
         not health_daily.is_activity_unjudged
+        and cs_input.has_cs_activities
         and coalesce(health_daily.days_without_human_touch >= scoring_config.alert_no_cs_touch_days, false)
             as is_no_human_cs_touch
     from health_daily
     inner join scoring_config
         on health_daily.segment = scoring_config.segment
+    cross join cs_input
 
 ),
 
