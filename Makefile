@@ -24,17 +24,24 @@ export ACCOUNT_HEALTH_WAREHOUSE := $(WAREHOUSE)
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run demo load build publish app docs test test-postgres test-spark bench lint format clean
+.PHONY: help venv lock run demo load build publish app docs test test-postgres test-spark bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
+# Every package from the hashed pins (pip refuses any file whose hash differs), then the project
+# itself without resolving again.
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --quiet -c requirements.lock -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --quiet --no-deps -e .
 	@touch $(STAMP)
 
-venv: $(STAMP) ## Create the virtual environment (.venv) from the pinned set
+venv: $(STAMP) ## Create the virtual environment (.venv) from the hashed pins of requirements.lock
+
+lock: ## Regenerate requirements.lock and requirements-spark.lock (hashed pins) from pyproject.toml with uv
+	@test -x $(BIN)/uv || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); $(BIN)/python -m pip install --quiet "uv>=0.13,<0.14"; }
+	UV=$(BIN)/uv bash scripts/lock.sh
 
 run: $(STAMP) ## Load, build, audit, publish, print a summary (the demo company first when data/landing is empty and nothing is published)
 	$(BIN)/account-health run --source-dir "$(SOURCE_DIR)" --warehouse "$(WAREHOUSE)"
