@@ -28,6 +28,7 @@ from pipelines.config import disable_telemetry
 # Before anything imports dbt, dlt or great_expectations: no telemetry, no network.
 disable_telemetry()
 
+from pipelines import lake  # noqa: E402
 from pipelines import publish as wap  # noqa: E402
 from pipelines.config import DEFAULT_SOURCE_DIR, Settings, load_settings  # noqa: E402
 from pipelines.runlog import RunRecord, append_sidecar, new_run_id, read_sidecar  # noqa: E402
@@ -604,6 +605,7 @@ def _parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=int, default=8501)
     add("rollback", "swap the published warehouse with the previous publish")
     add("status", "show the published, previous and candidate files and recent runs")
+    lake.add_options(sub.choices["load"])
     return parser
 
 
@@ -620,6 +622,8 @@ def main(argv: list[str] | None = None) -> int:
         progress=sys.stderr.isatty(),
     )
     signal.signal(signal.SIGTERM, _on_signal)
+    if command == "load" and args.destination == "lake":
+        return lake.cmd_load_lake(settings, lake.lake_dir(settings.warehouse, args.lake_dir))
     handlers = {
         "run": lambda: cmd_run(settings),
         "demo": lambda: cmd_demo(settings, getattr(args, "force", False)),
