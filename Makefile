@@ -24,7 +24,7 @@ export ACCOUNT_HEALTH_WAREHOUSE := $(WAREHOUSE)
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock run demo load build publish app docs test test-postgres test-spark bench lint format clean
+.PHONY: help venv lock run demo load build publish app docs test test-postgres test-spark test-spark-server bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -76,8 +76,11 @@ test-postgres: $(STAMP) ## Build on a local PostgreSQL server and compare its ma
 	  $(BIN)/python -m pytest -m postgres $(PYTEST_ARGS); status=$$?; \
 	  bash scripts/postgres.sh stop; exit $$status
 
-test-spark: $(STAMP) ## Build the project on local Spark (session mode, installs the optional extra)
+test-spark: $(STAMP) ## Build the project on local Spark from a dlt lake (session mode; creates .venv-spark; Java 17)
 	bash scripts/spark_build.sh
+
+test-spark-server: $(STAMP) ## dbt through a local Spark Thrift server over a dlt lake (spark_thrift target)
+	ACCOUNT_HEALTH_TEST_SPARK_SERVER=1 $(BIN)/python -m pytest -m spark_server $(PYTEST_ARGS)
 
 bench: $(STAMP) ## Benchmark ladder (SIZE=small|medium|large|all); results in benchmarks/results/
 	$(BIN)/python -m benchmarks.run --size "$(SIZE)"
