@@ -2,8 +2,8 @@
 
 scripts/spark/thrift_server.py starts Spark's own Thrift server (HiveServer2 protocol, the jar the
 pyspark wheel ships) over the lake, on 127.0.0.1; dbt-spark's `thrift` method (PyHive, in
-requirements-spark.lock) builds the staging layer and its tests through it, and a PyHive client reads
-a raw table.
+requirements-spark.lock) builds the staging layer, the rejected records and their data tests through
+it (the raw-rows reconciliation among them), and a PyHive client reads a raw table.
 
 Not part of `make test` (another JVM and dbt run, minutes on 2 cores): `make test-spark-server` runs it
 (ACCOUNT_HEALTH_TEST_SPARK_SERVER=1). Skipped when Java is absent.
@@ -113,7 +113,15 @@ def test_dbt_builds_staging_through_the_thrift_server(thrift_server):
     }
     out = subprocess.run(
         [str(SPARK_VENV / "bin" / "dbt"), "build", "--profiles-dir", str(REPO_ROOT)]
-        + ["--project-dir", str(REPO_ROOT), "--select", "staging", "--exclude-resource-type", "unit_test"]
+        + [
+            "--project-dir",
+            str(REPO_ROOT),
+            "--select",
+            "staging",
+            "rejected_records",
+            "--exclude-resource-type",
+            "unit_test",
+        ]
         + ["--indirect-selection", "cautious"],
         env=env,
         capture_output=True,
