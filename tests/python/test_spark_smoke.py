@@ -32,6 +32,8 @@ pytestmark = [pytest.mark.spark_smoke, pytest.mark.slow]
 SPARK_VENV = Path(os.environ.get("SPARK_VENV", REPO_ROOT / ".venv-spark"))
 DEMO = {"accounts": 20, "days": 40, "seed": 7, "end_date": "2026-06-30"}
 SPARK_TIMEOUT_S = 1800
+# intermediate views as tables on Spark: a data test on a view recomputes its chain there
+INTERMEDIATE_AS_TABLES = os.environ.get("ACCOUNT_HEALTH_INTERMEDIATE_AS_TABLES", "1")
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,11 @@ def spark_and_duckdb(tmp_path_factory):
         [str(SPARK_VENV / "bin" / "python"), str(REPO_ROOT / "scripts" / "spark" / "build.py")]
         + ["--lake", str(lake), "--spark-dir", str(spark_dir), "--export-dir", str(export_dir)]
         + ["--export-schema", "marts", "--", "build", "--exclude-resource-type", "unit_test"],
-        env={**env, "SPARK_LOCAL_IP": "127.0.0.1"},
+        env={
+            **env,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "ACCOUNT_HEALTH_INTERMEDIATE_AS_TABLES": INTERMEDIATE_AS_TABLES,
+        },
         stdout=spark_log,
         stderr=subprocess.STDOUT,
     )
