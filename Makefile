@@ -26,17 +26,24 @@ export ACCOUNT_HEALTH_WAREHOUSE := $(WAREHOUSE)
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run demo load build publish app docs test test-postgres test-spark bench lint format clean
+.PHONY: help venv lock run demo load build publish app docs test test-postgres test-spark test-spark-server bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
+# Every package from the hashed pins (pip refuses any file whose hash differs), then the project
+# itself without resolving again.
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --quiet -c requirements.lock -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --quiet --no-deps -e .
 	@touch $(STAMP)
 
-venv: $(STAMP) ## Create the virtual environment (.venv) from the pinned set
+venv: $(STAMP) ## Create the virtual environment (.venv) from the hashed pins of requirements.lock
+
+lock: ## Regenerate requirements.lock and requirements-spark.lock (hashed pins) from pyproject.toml with uv
+	@test -x $(BIN)/uv || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); $(BIN)/python -m pip install --quiet "uv>=0.13,<0.14"; }
+	UV=$(BIN)/uv bash scripts/lock.sh
 
 run: $(STAMP) ## Load, build, audit, publish, print a summary (the demo company first when data/landing is empty and nothing is published)
 	$(BIN)/account-health run --source "$(SOURCES)" --source-dir "$(SOURCE_DIR)" --warehouse "$(WAREHOUSE)"
@@ -71,8 +78,11 @@ test-postgres: $(STAMP) ## Build on a local PostgreSQL server and compare its ma
 	  $(BIN)/python -m pytest -m postgres $(PYTEST_ARGS); status=$$?; \
 	  bash scripts/postgres.sh stop; exit $$status
 
-test-spark: $(STAMP) ## Build the project on local Spark (session mode, installs the optional extra)
+test-spark: $(STAMP) ## Build the project on local Spark from a dlt lake (session mode; creates .venv-spark; Java 17)
 	bash scripts/spark_build.sh
+
+test-spark-server: $(STAMP) ## dbt through a local Spark Thrift server over a dlt lake (spark_thrift target)
+	ACCOUNT_HEALTH_TEST_SPARK_SERVER=1 $(BIN)/python -m pytest -m spark_server $(PYTEST_ARGS)
 
 bench: $(STAMP) ## Benchmark ladder (SIZE=small|medium|large|all); results in benchmarks/results/
 	$(BIN)/python -m benchmarks.run --size "$(SIZE)"

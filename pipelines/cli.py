@@ -28,7 +28,7 @@ from pipelines.config import disable_telemetry
 # Before anything imports dbt, dlt or great_expectations: no telemetry, no network.
 disable_telemetry()
 
-from pipelines import features  # noqa: E402
+from pipelines import features, lake  # noqa: E402
 from pipelines import publish as wap  # noqa: E402
 from pipelines.calibrate import add_arguments as calibrate_arguments  # noqa: E402
 from pipelines.calibrate import command as calibrate_command  # noqa: E402
@@ -641,6 +641,7 @@ def _parser() -> argparse.ArgumentParser:
     feats.add_argument("--write", action="store_true", help="write the proposed key features (diff + .bak)")
     feats.add_argument("--json", type=Path, help="also write the whole report as JSON to this file")
     feats.add_argument("--key-features", type=Path, help="the key features file (seeds/key_features.csv)")
+    lake.add_options(sub.choices["load"])
     return parser
 
 
@@ -662,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
         extra={"sources": sources},
     )
     signal.signal(signal.SIGTERM, _on_signal)
+    if command == "load" and args.destination == "lake":
+        return lake.cmd_load_lake(settings, lake.lake_dir(settings.warehouse, args.lake_dir))
     handlers = {
         "run": lambda: cmd_run(settings),
         "demo": lambda: cmd_demo(settings, getattr(args, "force", False)),

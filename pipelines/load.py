@@ -2,6 +2,7 @@
 
 Python: `load_drop(source_dir, warehouse_path, destination="duckdb", progress=True) -> dict`.
 CLI:    `python -m pipelines.load --source-dir DIR --warehouse FILE [--destination postgres]`.
+The `lake` destination (Parquet files for Spark) is driven by `pipelines.lake`, which calls this.
 
 Idempotent and incremental: a file is landed once per (path, size, SHA-256). The bookkeeping table
 `_landed_files` of each raw dataset records landed files and is written only after that source's data
@@ -55,9 +56,13 @@ def _settings() -> None:
 
 
 def _destination(destination: str | Destination, warehouse_path: Path) -> Destination:
-    """A dlt destination: DuckDB on `warehouse_path`, or PostgreSQL from the PG* variables."""
+    """A dlt destination: DuckDB on `warehouse_path`, PostgreSQL from the PG* variables, or the
+    folder `warehouse_path` as a lake of Parquet files (dlt's filesystem destination)."""
     if not isinstance(destination, str):
         return destination
+    if destination == "lake":
+        warehouse_path.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.filesystem(bucket_url=warehouse_path.as_uri())
     if destination == "duckdb":
         warehouse_path.parent.mkdir(parents=True, exist_ok=True)
         # DuckDB's buffer pool would otherwise keep every landed block cached (80 % of RAM): with a
@@ -81,7 +86,18 @@ def _destination(destination: str | Destination, warehouse_path: Path) -> Destin
             "database": env.get("PGDATABASE", "account_health"),
         }
         return dlt.destinations.postgres(credentials=credentials)
-    raise ValueError(f"unknown destination {destination!r} (expected 'duckdb' or 'postgres')")
+    raise ValueError(f"unknown destination {destination!r} (expected 'duckdb', 'postgres' or 'lake')")
+
+
+def _is_lake(pipeline: dlt.Pipeline) -> bool:
+    return pipeline.destination.destination_name == "filesystem"
+
+
+def _run(pipeline: dlt.Pipeline, data: Any, **kwargs: Any) -> None:
+    """`pipeline.run`; a lake gets Parquet files (the filesystem destination's default is JSONL)."""
+    if _is_lake(pipeline):
+        kwargs["loader_file_format"] = "parquet"
+    pipeline.run(data, **kwargs)
 
 
 def _pipeline(source: str, dest: Destination, target_id: str, pipelines_dir: str | None) -> dlt.Pipeline:
@@ -161,7 +177,7 @@ def _remove_stale_rows(
     of that file: a file landed again empty, or whose messages are now all stored from other files,
     or landed again clean (nothing quarantined), would keep its old rows. Runs after the data load
     and before the bookkeeping, so a crash in between lands the file again on the next run."""
-    if not relative_paths:
+    if not relative_paths or _is_lake(pipeline):  # a lake is landed afresh: nothing stale in it
         return
     marks = ", ".join(["%s"] * len(relative_paths))
     with pipeline.sql_client() as client:
@@ -263,7 +279,7 @@ def _ensure_tables(
     ]
     if missing:
         log.info("%s: creating missing %s", pipeline.dataset_name, ", ".join(missing))
-        pipeline.run(empty_source())
+        _run(pipeline, empty_source())
 
 
 def _has_column(pipeline: dlt.Pipeline, table: str, column: str) -> bool:
@@ -353,7 +369,7 @@ def _record_landed(pipeline: dlt.Pipeline, files: list[DropFile], loaded_at: dat
                 "_loaded_at": loaded_at,
             }
 
-    pipeline.run(landed_files(), schema=pipeline.default_schema)
+    _run(pipeline, landed_files(), schema=pipeline.default_schema)
 
 
 def _row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
@@ -379,7 +395,8 @@ def load_drop(
 
     Returns `{"rows": {"raw_x.table": rows landed this run}, "files_loaded": [...],
     "files_skipped": [...]}` (files as paths relative to the drop). `destination` is "duckdb"
-    (the file `warehouse_path`), "postgres" (PG* environment variables) or a dlt destination.
+    (the file `warehouse_path`), "postgres" (PG* environment variables), "lake" (Parquet files
+    under the folder `warehouse_path`, see `pipelines.lake`) or a dlt destination.
     """
     _settings()
     source_dir = Path(source_dir or os.environ.get("ACCOUNT_HEALTH_SOURCE_DIR") or "data/landing")
@@ -414,7 +431,7 @@ def load_drop(
             log.log(level, "%s: nothing new to land", pipeline.dataset_name)
             return
         log.log(level, "%s: landing %d file(s)", pipeline.dataset_name, len(files))
-        pipeline.run(source)
+        _run(pipeline, source)
         _remove_stale_rows(pipeline, relanded or [], loaded_at)
         # a file landed again replaces its quarantined records, also by none
         _remove_stale_rows(pipeline, [f.relative_path for f in files], loaded_at, (QUARANTINE_TABLE,))
@@ -505,7 +522,8 @@ def load_drop(
             ),
             [f for files in by_name.values() for f in files],
         )
-    ensure_raw_tables(pipeline)
+    if not _is_lake(pipeline):  # no DDL on files: pipelines.lake declares the missing tables
+        ensure_raw_tables(pipeline)
 
     # crm
     crm_files = {table: discover(source_dir, "crm", [f"{table}*.csv"]) for table in CRM_TABLES}

@@ -1,24 +1,25 @@
-"""Build the dbt project on Spark (pyspark session mode) from a DuckDB-landed warehouse.
+"""Build the dbt project on Spark (pyspark session mode) from a lake landed by dlt.
 
-Run with the Spark virtual environment (.venv-spark: dbt-spark[session], duckdb, pyarrow); the
-wrapper scripts/spark_build.sh prepares everything. dlt has no Spark destination, so:
+Run with the Spark virtual environment (.venv-spark, requirements-spark.lock: dbt-spark[session],
+pyspark); the wrapper scripts/spark_build.sh prepares everything.
 
-1. every table of the raw schemas (raw_product, raw_stripe, raw_crm) of the DuckDB file written by
-   `pipelines.load` is exported to Parquet (DuckDB COPY, one folder per table);
+1. `account-health load --destination lake` (pipelines/lake.py) has landed the drop with dlt's
+   filesystem destination: Parquet files per raw table and `lake_tables.json` listing every table;
 2. a Spark session with Spark's in-memory catalog (no Hive metastore: Derby start-up costs minutes
-   on a busy machine and nothing needs to outlive the run) registers each folder as an external
-   Parquet table of the same schema and name (`raw_product.events`, ...); table files of dbt's
-   models go under ACCOUNT_HEALTH_SPARK_DIR/warehouse;
+   on a busy machine and nothing needs to outlive the run) declares each raw table as an external
+   Parquet table over its lake folder (`create table raw_product.events using parquet location
+   ...`); table files of dbt's models go under ACCOUNT_HEALTH_SPARK_DIR/warehouse;
 3. `dbt build` runs in the same process (dbtRunner) on the `spark` target of profiles.yml, whose
    session parameters are the ones used here, so dbt reuses this session and sees the raw tables.
 
-Usage: python scripts/spark/build.py --warehouse FILE [--spark-dir DIR] [-- dbt args...]
+Usage: python scripts/spark/build.py --lake DIR [--spark-dir DIR] [-- dbt args...]
 Exit status: dbt's (0 when every model, seed and test passed).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -26,49 +27,43 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RAW_SCHEMAS = ("raw_product", "raw_stripe", "raw_crm")
+MANIFEST = "lake_tables.json"  # pipelines.lake.MANIFEST (this environment has no dlt to import it)
 
 log = logging.getLogger("spark_build")
 
 
-def export_raw_to_parquet(warehouse: Path, parquet_dir: Path) -> dict[str, Path]:
-    """Export every raw table (dlt's own `_dlt_*` tables too) to `parquet_dir/<schema>/<table>/`."""
-    import duckdb
-
-    if parquet_dir.exists():
-        shutil.rmtree(parquet_dir)
-    exported = {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        con.execute("set TimeZone = 'UTC'")
-        tables = con.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ? and table_type = 'BASE TABLE' order by 1, 2",
-            [list(RAW_SCHEMAS)],
-        ).fetchall()
-        for schema, table in tables:
-            columns = con.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position",
-                [schema, table],
-            ).fetchall()
-            # JSON is text to every other engine; Spark reads Parquet's JSON logical type poorly.
-            select_list = ", ".join(
-                f'cast("{name}" as varchar) as "{name}"' if data_type == "JSON" else f'"{name}"'
-                for name, data_type in columns
-            )
-            folder = parquet_dir / schema / table
-            folder.mkdir(parents=True)
-            con.execute(
-                f'copy (select {select_list} from "{schema}"."{table}") '
-                f"to '{folder / 'part-0.parquet'}' (format parquet)"
-            )
-            exported[f"{schema}.{table}"] = folder
-    log.info("exported %d raw tables to %s", len(exported), parquet_dir)
-    return exported
+def read_manifest(lake: Path) -> dict[str, dict]:
+    """The lake's table listing (pipelines/lake.py writes it after landing)."""
+    path = lake / MANIFEST
+    if not path.exists():
+        raise SystemExit(
+            f"{lake} is not a landed lake (no {MANIFEST}): run `account-health load --destination lake`"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
-def spark_session(spark_dir: Path):
-    """The session dbt-spark will reuse: the same parameters as the `spark` output of profiles.yml."""
+def register_lake_tables(spark, lake: Path, tables: dict[str, dict], empty_dir: Path) -> None:
+    """(Re)create each raw table as an external Parquet table over its lake folder, with the columns
+    and types of the listing: no schema inference (a Spark job per table, over a minute for the raw
+    tables on a busy machine), and a column no file carries reads as null. A table no file was
+    written for (a drop without billing/, nothing quarantined) gets an empty folder outside the
+    lake, so the lake stays dlt's alone."""
+    for schema in sorted({name.split(".")[0] for name in tables}):
+        spark.sql(f"create database if not exists {schema}")
+    for name, entry in tables.items():
+        folder = lake / entry["folder"]
+        if not (folder.is_dir() and any(folder.glob("*.parquet"))):
+            folder = empty_dir / name
+            folder.mkdir(parents=True, exist_ok=True)
+        body = ", ".join(f"`{column}` {kind}" for column, kind in entry["columns"].items())
+        spark.sql(f"drop table if exists {name}")
+        spark.sql(f"create table {name} ({body}) using parquet location '{folder}'")
+    log.info("registered %d raw tables of %s in Spark", len(tables), lake)
+
+
+def spark_session(spark_dir: Path, extra: dict[str, str] | None = None):
+    """The session dbt-spark will reuse: the same parameters as the `spark` output of profiles.yml
+    (plus `extra`, for the Thrift server)."""
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder
@@ -77,41 +72,57 @@ def spark_session(spark_dir: Path):
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.warehouse.dir": f"{spark_dir}/warehouse",
         "spark.ui.enabled": "false",
-        "spark.sql.shuffle.partitions": "4",
+        "spark.ui.showConsoleProgress": "false",
+        # one partition per shuffle and scan: a test-sized company on a 2-core machine; more would
+        # only add tasks (raise both for bigger data)
+        "spark.sql.shuffle.partitions": os.environ.get("ACCOUNT_HEALTH_SPARK_PARTITIONS", "1"),
+        "spark.default.parallelism": os.environ.get("ACCOUNT_HEALTH_SPARK_PARTITIONS", "1"),
         "spark.driver.memory": "2g",
+        # Parquet timestamps as microseconds (not the legacy INT96), so other readers of the model
+        # files (DuckDB in the smoke test) read them exactly
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.ansi.enabled": "false",
         # ReorderJoin fails an assertion on a CTE cross-joined twice (docs/PORTABILITY.md)
         "spark.sql.optimizer.excludedRules": "org.apache.spark.sql.catalyst.optimizer.ReorderJoin",
+        **(extra or {}),
     }.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 
 
-def register_raw_tables(spark, exported: dict[str, Path]) -> None:
-    """(Re)create each raw table as an external Parquet table over its exported folder."""
-    for schema in RAW_SCHEMAS:
-        spark.sql(f"create database if not exists {schema}")
-    for name, folder in exported.items():
-        spark.sql(f"drop table if exists {name}")
-        spark.sql(f"create table {name} using parquet location '{folder}'")
-    log.info("registered %d raw tables in Spark", len(exported))
+def export_relations(spark, schemas: list[str], export_dir: Path) -> None:
+    """Every table and view of `schemas` as Parquet files under export_dir/<schema>/<name>/, read
+    through Spark (so partition columns and column order are as the model defines them)."""
+    for schema in schemas:
+        for table in spark.catalog.listTables(schema):
+            target = export_dir / schema / table.name
+            spark.table(f"{schema}.{table.name}").write.mode("overwrite").parquet(str(target))
+    log.info("exported %s to %s", ", ".join(schemas), export_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--warehouse", required=True, type=Path, help="DuckDB file holding raw_* schemas")
+    parser.add_argument("--lake", required=True, type=Path, help="the lake landed by pipelines/lake.py")
     parser.add_argument(
         "--spark-dir",
         type=Path,
         default=Path(os.environ.get("ACCOUNT_HEALTH_SPARK_DIR", "/tmp/account_health_spark")),
-        help="metastore, table files and exported Parquet (deleted and recreated)",
+        help="dbt's table files, target and logs (deleted and recreated)",
     )
+    parser.add_argument(
+        "--export-dir",
+        type=Path,
+        help="after dbt, write every relation of --export-schema here as Parquet (<schema>/<name>/)",
+    )
+    parser.add_argument("--export-schema", action="append", default=[], help="a schema to export")
     parser.add_argument("dbt_args", nargs="*", help="dbt command and arguments (default: build)")
     # dbt's own options (--select, --exclude, ...) pass through with or without a `--` separator.
     args, passthrough = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     spark_dir = args.spark_dir.resolve()
+    lake = args.lake.resolve()
+    export_dir = args.export_dir.resolve() if args.export_dir else None
     if spark_dir.exists():
         shutil.rmtree(spark_dir)
     spark_dir.mkdir(parents=True)
@@ -130,10 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     # Derby writes derby.log and Spark its scratch files into the working directory.
     os.chdir(spark_dir)
 
-    exported = export_raw_to_parquet(args.warehouse.resolve(), spark_dir / "raw_parquet")
+    tables = read_manifest(lake)
     spark = spark_session(spark_dir)
-    spark.sparkContext.setLogLevel("WARN")
-    register_raw_tables(spark, exported)
+    spark.sparkContext.setLogLevel("ERROR")
+    register_lake_tables(spark, lake, tables, spark_dir / "empty_raw_tables")
 
     from dbt.cli.main import dbtRunner
 
@@ -145,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         log.error("dbt failed: %s", result.exception)
     status = 0 if result.success else 1
     log.info("dbt %s on Spark: %s", " ".join(dbt_args), "passed" if status == 0 else "FAILED")
+    if export_dir is not None:
+        export_relations(spark, args.export_schema, export_dir)
     spark.stop()
     return status
 

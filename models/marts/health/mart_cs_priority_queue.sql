@@ -66,7 +66,8 @@ factors as (
         cume_dist() over (order by accounts.arr) as arr_percentile,
         case
             when accounts.days_to_renewal is null then 0
-            else greatest(0, least(1, 1 - accounts.days_to_renewal / 180.0))
+            -- ratio(): a double on every engine (Spark kept 6 decimals of int / 180.0)
+            else greatest(0, least(1, 1 - {{ ratio('accounts.days_to_renewal', '180') }}))
         end as renewal_proximity
     from accounts
     inner join scoring_config
