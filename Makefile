@@ -10,8 +10,9 @@ WAREHOUSE   ?= warehouse/health.duckdb
 SOURCES     ?= files
 SIZE        ?= small
 PYTEST_ARGS ?=
-# pytest-xdist workers for `make test` (one test file per worker: module fixtures are built once)
-PYTEST_WORKERS ?= 2
+# pytest-xdist workers for `make test` (one test file per worker: module fixtures are built once).
+# Three on two cores: the tests wait on dbt, Spark and PostgreSQL subprocesses a quarter of the time.
+PYTEST_WORKERS ?= 3
 
 # No network at run time: telemetry of dbt, dlt, great-expectations and Streamlit off.
 export DO_NOT_TRACK := 1

@@ -1538,6 +1538,7 @@ def freshness() -> pd.DataFrame:
         FEATURE_ADOPTION: "null",
         SCORE_BACKTEST: "max(scored_on)",
         SCORE_BACKTEST_ACCURACY: "max(scored_on)",
+        CHURN_CALIBRATION: "max(last_scored_on)",
         ACTIVATION: "max(signup_month)",
         FEATURE_USAGE: "max(as_of_date)",
         ADOPTION_BY_OUTCOME: "null",

@@ -45,3 +45,21 @@ def postgres_server() -> Iterator[dict[str, str]]:
     finally:
         if not already_running:
             _postgres_script("stop")
+
+
+# The modules that take minutes (a Spark build, a PostgreSQL build, the benchmark ladder, full demo
+# runs) start first: with --dist loadfile a long module collected last would run alone at the end.
+SLOW_MODULES_FIRST = (
+    "test_spark_smoke.py",
+    "test_portability_postgres.py",
+    "test_bench_smoke.py",
+    "test_score_separation.py",
+    "test_example_ravenstack.py",
+    "test_cli_inputs.py",
+    "test_health_incremental.py",
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    rank = {name: index for index, name in enumerate(SLOW_MODULES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order

@@ -237,13 +237,17 @@ def test_each_finding_names_its_subject_and_numbers(built):
 def test_the_build_summary_prints_the_findings_under_the_rejections(built):
     out = built["stdout"]
     assert "records rejected:" in out
-    block = out.split("data findings:")[1].split("unresolved events:")[0]
+    header, *following = out.split("data findings:")[1].splitlines()
     assert out.index("records rejected:") < out.index("data findings:")
-    counts = {
-        line.split()[0]: int(line.split()[1].replace(",", "")) for line in block.splitlines()[1:] if line
-    }
+    # the block is the indented lines under its header; the next summary section starts unindented
+    block = []
+    for line in following:
+        if not line.startswith("  "):
+            break
+        block.append(line)
+    counts = {line.split()[0]: int(line.split()[1].replace(",", "")) for line in block}
     assert counts == EXPECTED
-    assert block.splitlines()[0].strip().startswith(f"{sum(EXPECTED.values())} ")
+    assert header.strip().startswith(f"{sum(EXPECTED.values())} ")
 
 
 def test_collect_findings_is_none_when_not_built(tmp_path):

@@ -310,8 +310,10 @@ composites_scored as (
         {{ round_1.format(expr=composite_exprs['usage_score']) }} as usage_score,
         {{ round_1.format(expr=composite_exprs['relationship_score']) }} as relationship_score,
         {{ round_1.format(expr=composite_exprs['health_score']) }} as health_score,
-        -- the share of the configured health weight whose components have data (weights sum to 1)
-        {{ weight_with_data_exprs['health_score'] }} as health_weight_coverage
+        -- the share of the configured health weight whose components have data (weights sum to 1);
+        -- rounded, so that a sum of doubles like 0.2 + 0.25 + 0.05 compares as 0.5 with the threshold
+        round(cast({{ weight_with_data_exprs['health_score'] }} as {{ dbt.type_numeric() }}), 6)
+            as health_weight_coverage
     from components_scored
 
 ),

@@ -105,14 +105,15 @@ final as (
 
 ),
 
--- numbers as numbers; the word parameters stay text
+-- numbers as doubles (as the seed's numeric column was read before it held words; a decimal would
+-- give Spark six-digit quotients downstream); the word parameters stay text
 typed as (
 
     select
         segment,
         config_version,
     {%- for parameter in parameters + text_parameters %}
-        {{ dbt.cast(parameter, dbt.type_numeric()) if parameter in parameters else parameter }} as {{ parameter }}
+        {{ dbt.cast(parameter, type_double()) if parameter in parameters else parameter }} as {{ parameter }}
         {{- "," if not loop.last }}
     {%- endfor %}
     from final
