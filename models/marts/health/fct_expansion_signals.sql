@@ -31,11 +31,11 @@ health_daily as (
         quota_threshold_events_30d,
         top_user_event_share_30d,
         case
-            when cs_input.has_cs_activities then coalesce(days_since_human_touch, account_age_days)
+            when (select cs_input.has_cs_activities from cs_input)
+                then coalesce(days_since_human_touch, account_age_days)
         end as days_without_human_touch,
         is_insufficient_data
     from {{ ref('fct_account_health_daily') }}
-    cross join cs_input
 
 ),
 

@@ -1,9 +1,10 @@
 -- One row per alert: the day a health rule started to hold for an account. A daily rule alerts on
 -- the first day it holds (not again while it keeps holding), so the table is an alert history.
 -- Rules and thresholds (seeds/scoring_config.csv): low_health, health_drop, no_login,
--- no_human_cs_touch (daily; only when the company sends CS activities); declining_3_weeks, quadrant_move (weekly). Days and weeks with
--- insufficient data are not alerted on. One cause, one alert: inactivity is no_login's, so a
--- health drop or a three-week decline counts only the points that recency did not lose (DECISIONS.md).
+-- no_human_cs_touch (daily; only when the company sends CS activities); declining_3_weeks,
+-- quadrant_move (weekly). Days and weeks with insufficient data are not alerted on. One cause, one
+-- alert: inactivity is no_login's, so a health drop or a three-week decline counts only the points
+-- that recency did not lose (DECISIONS.md).
 
 with
 
