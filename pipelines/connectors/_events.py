@@ -37,6 +37,8 @@ from typing import Any
 
 import requests
 
+from pipelines.connectors._common import credential_name, write_atomic
+
 log = logging.getLogger(__name__)
 
 EVENTS_FOLDER = "product/events"
@@ -84,7 +86,7 @@ def setting(tool: str, config: dict, key: str, default: Any = _MISSING, *, secre
 
 
 def credential_names(tool: str, *keys: str) -> str:
-    return " and ".join(f"SOURCES__{tool.upper()}__{key.upper()}" for key in keys)
+    return " and ".join(credential_name(tool, key) for key in keys)
 
 
 # ------------------------------------------------------------------------------------ HTTP
@@ -291,11 +293,7 @@ class PullState:
 
     def save(self, **values: Any) -> None:
         self.data.update(values)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        with os.fdopen(handle, "w") as out:
-            json.dump(self.data, out, indent=2, sort_keys=True)
-        os.replace(temp, self.path)
+        write_atomic(self.path, json.dumps(self.data, indent=2, sort_keys=True).encode("utf-8"))
 
 
 def start_of_pull(
