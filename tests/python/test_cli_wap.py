@@ -114,9 +114,9 @@ def make_project(root: Path) -> Path:
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, project / name)
     (project / "macros").mkdir()
-    shutil.copy2(
-        REPO / "macros" / "generate_schema_name.sql", project / "macros" / "generate_schema_name.sql"
-    )
+    # the schema naming, and the hooks dbt_project.yml names for every model
+    for macro in ("generate_schema_name.sql", "cross_db/postgres_planner.sql"):
+        shutil.copy2(REPO / "macros" / macro, project / "macros" / Path(macro).name)
     files = {
         "models/staging/crm/_crm__sources.yml": SOURCES_YML,
         "models/staging/crm/stg_crm__accounts.sql": STAGING_SQL,
