@@ -299,7 +299,11 @@ def test_audit_gate(settings, bad, expected):
     result = run_audit(settings.candidate, settings.warehouse, settings, run_dir)
     assert result.validated == ["dim_accounts", "mart_at_risk_arr"]
     assert "fct_account_health_daily" in result.skipped
-    assert (settings.data_docs_dir / "index.html").exists()
+    # one Data Docs site, built after the last mart, shows every mart's validation
+    index = (settings.data_docs_dir / "index.html").read_text()
+    for mart in result.validated:
+        assert f"marts.{mart}" in index, mart
+        assert any((settings.data_docs_dir / "validations" / "marts" / mart).rglob("*.html")), mart
     saved = json.loads((run_dir / "gx_result.json").read_text())
     assert saved["success"] is result.success
     if expected is None:
