@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,10 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# dbt.log at info, not debug, for every dbt the tests start (in-process or a subprocess inheriting
+# this environment): the debug lines of ~750 nodes cost 7-9 % of a build, and no test reads them.
+os.environ.setdefault("DBT_LOG_LEVEL_FILE", "info")
 POSTGRES_SCRIPT = REPO_ROOT / "scripts" / "postgres.sh"
 
 
@@ -47,15 +52,23 @@ def postgres_server() -> Iterator[dict[str, str]]:
             _postgres_script("stop")
 
 
-# The modules that take minutes (a Spark build, a PostgreSQL build, the benchmark ladder, full demo
-# runs) start first: with --dist loadfile a long module collected last would run alone at the end.
+# The longest modules first, longest first (their seconds in the last profile, benchmarks/results/
+# NOTES.md): with --dist loadfile a long module taken last would run alone at the end. `make test`
+# passes --no-loadscope-reorder, or xdist would order the modules by their number of tests.
 SLOW_MODULES_FIRST = (
     "test_spark_smoke.py",
     "test_portability_postgres.py",
-    "test_bench_smoke.py",
-    "test_score_separation.py",
-    "test_example_ravenstack.py",
     "test_cli_inputs.py",
+    "test_bench_smoke.py",
+    "test_cli_wap.py",
+    "test_deliveries_incremental.py",
+    "test_example_ravenstack.py",
+    "test_load_bad_input.py",
+    "test_app_pages.py",
+    "test_cli_demo_company.py",
+    "test_stripe_shapes.py",
+    "test_identity_incremental.py",
+    "test_score_separation.py",
     "test_health_incremental.py",
 )
 

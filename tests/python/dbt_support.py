@@ -8,8 +8,16 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import yaml
 
-from pipelines.dbt_runner import invoke
+from pipelines.dbt_runner import invoke, parse
+
+# Parsed manifests of this process, by what a parse depends on. dbt's partial parsing cannot help
+# here: every test builds into its own file, and a new path in the profile forces a full parse
+# (~7 s). The CLI reuses one manifest across its commands the same way (pipelines/dbt_runner.py).
+_MANIFESTS: dict[tuple, object] = {}
+# environment variables the project reads while parsing (dbt_project.yml, models)
+_PARSE_ENV = ("ACCOUNT_HEALTH_INTERMEDIATE_AS_TABLES", "ACCOUNT_HEALTH_TARGET")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,6 +42,27 @@ def dbt_build(tmp: Path, db: Path, *args: str) -> None:
     dbt_command(tmp, db, "build", *args)
 
 
+def parsed_manifest(tmp: Path, db: Path, args: tuple[str, ...] | list[str]) -> object | None:
+    """The project parsed once per process for `db`'s database name (dbt-duckdb names it after the
+    file's stem, and every node carries it), the `--vars` of `args` and the parse-time environment."""
+    dbt_vars = None
+    if "--vars" in args:
+        dbt_vars = yaml.safe_load(args[list(args).index("--vars") + 1])
+    key = (db.stem, json.dumps(dbt_vars, sort_keys=True), *(os.environ.get(name) for name in _PARSE_ENV))
+    if key not in _MANIFESTS:
+        manifest = parse(
+            project_dir=REPO_ROOT,
+            build_db=db,
+            target_dir=tmp / "target",
+            log_dir=tmp / "logs",
+            dbt_vars=dbt_vars,
+        )
+        if manifest is None:  # let the command parse and report the error itself
+            return None
+        _MANIFESTS[key] = manifest
+    return _MANIFESTS[key]
+
+
 def dbt_command(tmp: Path, db: Path, command: str, *args: str) -> None:
     """`dbt COMMAND ARGS` into `db`, with dbt's target and logs under `tmp`; fails the test when dbt does."""
     outcome = invoke(
@@ -42,6 +71,7 @@ def dbt_command(tmp: Path, db: Path, command: str, *args: str) -> None:
         build_db=db,
         target_dir=tmp / "target",
         log_dir=tmp / "logs",
+        manifest=parsed_manifest(tmp, db, args),
     )
     assert outcome.success, outcome.describe()
 
@@ -58,6 +88,7 @@ def dbt_statuses(tmp: Path, db: Path, label: str, *command: str) -> dict[str, st
         target_dir=tmp / "target",
         log_dir=artifacts,
         artifacts_dir=artifacts,
+        manifest=parsed_manifest(tmp, db, command),
     )
     stem = {"test": "unit_test"}.get(command[0], command[0])  # pipelines.dbt_runner's file names
     results = json.loads((artifacts / f"{stem}_run_results.json").read_text())["results"]

@@ -1,4 +1,4 @@
-"""Shared setup of the app tests: one small, real warehouse per pytest session.
+"""Shared setup of the app tests: one small, real warehouse per pytest session (shared by its workers).
 
 The warehouse is built the way a run builds it: the demo generator writes a file drop, dlt lands it,
 ``dbt build`` (seeds, models, unit and data tests) builds every layer in an isolated target folder,
@@ -10,6 +10,7 @@ Set ``APP_TEST_WAREHOUSE`` to an existing published file to skip the build (fast
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -78,7 +79,8 @@ def _build(workdir: Path) -> Path:
         "DBT_TARGET_PATH": str(workdir / "target"),
         "DBT_LOG_PATH": str(workdir / "logs"),
     }
-    build = _dbt(["build"], env)
+    # the unit tests run in test_dbt_unit_tests.py; here they would only add half a minute
+    build = _dbt(["build", "--exclude-resource-type", "unit_test"], env)
     if build.returncode != 0:
         # Another engineer's failing test must not hide what the app shows: the app tests need
         # the marts, not a green build. Build the models without their tests and say so loudly.
@@ -129,15 +131,38 @@ def _write_run_log(warehouse: Path, source_dir: Path) -> None:
 _BUILT: dict[str, Path | BaseException] = {}
 
 
+def _build_once_per_session() -> Path:
+    """Builds the warehouse once for every pytest-xdist worker of this session (they share the run
+    id): the first worker builds under a file lock, the others wait and read the same file (every
+    reader opens it read-only). Without xdist, once per process."""
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run_id:
+        return _build(Path(tempfile.mkdtemp(prefix="app-test-")))
+    workdir = Path(tempfile.gettempdir()) / f"app-test-{run_id}"
+    workdir.mkdir(exist_ok=True)
+    with (workdir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built, failed = workdir / "built", workdir / "failed"
+        if failed.exists():
+            raise RuntimeError(f"another worker could not build the app-test warehouse: {failed.read_text()}")
+        if not built.exists():
+            try:
+                _build(workdir)
+            except BaseException as error:
+                failed.write_text(repr(error))
+                raise
+            built.touch()
+    return workdir / "health.duckdb"
+
+
 def demo_warehouse() -> Path:
-    """The session's published demo warehouse (built once per process; a failed build is not retried)."""
+    """The session's published demo warehouse (built once; a failed build is not retried)."""
     existing = os.environ.get("APP_TEST_WAREHOUSE")
     if existing:
         return Path(existing)
     if "warehouse" not in _BUILT:
-        workdir = Path(tempfile.mkdtemp(prefix="app-test-"))
         try:
-            _BUILT["warehouse"] = _build(workdir)
+            _BUILT["warehouse"] = _build_once_per_session()
         except BaseException as error:
             _BUILT["warehouse"] = error
     built = _BUILT["warehouse"]
