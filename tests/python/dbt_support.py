@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pytest
 import yaml
 
 from pipelines.dbt_runner import invoke, parse
@@ -20,6 +23,7 @@ _MANIFESTS: dict[tuple, object] = {}
 _PARSE_ENV = ("ACCOUNT_HEALTH_INTERMEDIATE_AS_TABLES", "ACCOUNT_HEALTH_TARGET")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SPARK_VENV = Path(os.environ.get("SPARK_VENV", REPO_ROOT / ".venv-spark"))
 
 
 def cli_env() -> dict[str, str]:
@@ -102,3 +106,20 @@ def built_rows(db: Path, relation: str, order_by: str) -> pd.DataFrame:
     with duckdb.connect(str(db), read_only=True) as con:
         frame = con.sql(f"select * exclude (_built_at) from {relation} order by {order_by}").df()
     return frame.reset_index(drop=True)
+
+
+def ensure_spark_venv() -> Path:
+    """SPARK_VENV, created from requirements-spark.lock when missing (scripts/spark/venv.sh: a few
+    minutes, once per machine); skips the calling test when Java is absent."""
+    if shutil.which("java") is None:
+        pytest.skip("Java is absent: the Spark path needs Java 17 (openjdk-17-jre-headless)")
+    venv = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "spark" / "venv.sh")],
+        env={**cli_env(), "SPARK_VENV": str(SPARK_VENV)},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert venv.returncode == 0, f"creating {SPARK_VENV} failed:\n{venv.stdout}\n{venv.stderr}"
+    return SPARK_VENV

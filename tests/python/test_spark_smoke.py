@@ -17,19 +17,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_support import REPO_ROOT, cli_env, dbt_command
+from dbt_support import REPO_ROOT, SPARK_VENV, cli_env, dbt_command, ensure_spark_venv
 from test_portability_postgres import compare_relation
 
 pytestmark = [pytest.mark.spark_smoke, pytest.mark.slow]
 
-SPARK_VENV = Path(os.environ.get("SPARK_VENV", REPO_ROOT / ".venv-spark"))
 DEMO = {"accounts": 20, "days": 40, "seed": 7, "end_date": "2026-06-30"}
 SPARK_TIMEOUT_S = 1800
 # intermediate views as tables on Spark: a data test on a view recomputes its chain there
@@ -39,17 +36,7 @@ INTERMEDIATE_AS_TABLES = os.environ.get("ACCOUNT_HEALTH_INTERMEDIATE_AS_TABLES",
 @pytest.fixture(scope="module")
 def spark_and_duckdb(tmp_path_factory):
     """Land the demo company as a lake and as a DuckDB file; build on Spark and DuckDB concurrently."""
-    if shutil.which("java") is None:
-        pytest.skip("Java is absent: the Spark path needs Java 17 (openjdk-17-jre-headless)")
-    venv = subprocess.run(
-        ["bash", str(REPO_ROOT / "scripts" / "spark" / "venv.sh")],
-        env={**cli_env(), "SPARK_VENV": str(SPARK_VENV)},
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    assert venv.returncode == 0, f"creating {SPARK_VENV} failed:\n{venv.stdout}\n{venv.stderr}"
+    ensure_spark_venv()
 
     from pipelines.demo import generate
 

@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
-from dbt_support import REPO_ROOT, cli_env
+from dbt_support import REPO_ROOT, SPARK_VENV, cli_env, ensure_spark_venv
 
 pytestmark = [pytest.mark.spark_server, pytest.mark.slow]
 
-SPARK_VENV = Path(os.environ.get("SPARK_VENV", REPO_ROOT / ".venv-spark"))
 
 if os.environ.get("ACCOUNT_HEALTH_TEST_SPARK_SERVER") != "1":
     pytest.skip(
@@ -41,17 +38,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def thrift_server(tmp_path_factory):
-    if shutil.which("java") is None:
-        pytest.skip("Java is absent: the Spark path needs Java 17 (openjdk-17-jre-headless)")
-    venv = subprocess.run(
-        ["bash", str(REPO_ROOT / "scripts" / "spark" / "venv.sh")],
-        env={**cli_env(), "SPARK_VENV": str(SPARK_VENV)},
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    assert venv.returncode == 0, venv.stderr
+    ensure_spark_venv()
     from pipelines.demo import generate
     from pipelines.lake import land_lake
 
