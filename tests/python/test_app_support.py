@@ -1,9 +1,9 @@
 """Shared setup of the app tests: one small, real warehouse per pytest session (shared by its workers).
 
 The warehouse is built the way a run builds it: the demo generator writes a file drop, dlt lands it,
-``dbt build`` (seeds, models, unit and data tests) builds every layer in an isolated target folder,
-and the run log is written by the CLI's own code. The app then reads it read-only, as it reads a
-published warehouse. Nothing is mocked.
+``dbt build`` (seeds, models and data tests; the unit tests run in test_dbt_unit_tests.py) builds
+every layer in an isolated target folder, and the run log is written by the CLI's own code. The app
+then reads it read-only, as it reads a published warehouse. Nothing is mocked.
 
 Set ``APP_TEST_WAREHOUSE`` to an existing published file to skip the build (faster iteration).
 """
